@@ -1,0 +1,84 @@
+# Kappa's everyday commands. `make` alone lists them.
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -o pipefail -ec
+.DEFAULT_GOAL := help
+
+GO ?= go
+BIN := $(CURDIR)/.bin
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
+# The address `make kafka-up` recorded, unless KAFKA_BROKERS is already set.
+KAFKA_BROKERS ?= $(shell sed -n 's/^KAFKA_BROKERS=//p' .cache/kafka/run/address 2>/dev/null)
+
+# go test -json piped through tools/testreport: go test's ok/FAIL lines, failures in full,
+# every skip with its reason, and a closing "N passed, N failed, N skipped" line.
+GOTEST = $(GO) test -json $(TESTFLAGS)
+REPORT = $(GO) run ./tools/testreport
+TESTFLAGS ?= -race
+
+.PHONY: help
+help: ## list the targets
+	@echo "Kappa: make <target>"
+	@echo
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo
+	@echo "Quickstart: make run, then make test. See README.md."
+
+.PHONY: build
+build: ## build bin/kappa
+	$(GO) build -o bin/kappa ./cmd/kappa
+
+.PHONY: run
+run: ## run the example pipeline on an embedded in-process Kafka broker
+	$(GO) run ./cmd/kappa demo
+
+.PHONY: test
+test: ## run the hermetic test suite (race detector on; no Java, Docker or broker needed)
+	env -u KAFKA_BROKERS -u KAPPA_TESTCONTAINERS -u KAPPA_REQUIRE_REAL_KAFKA \
+		$(GOTEST) ./... | $(REPORT)
+
+.PHONY: test-kafka
+test-kafka: ## run the suites against the real broker of `make kafka-up` (or KAFKA_BROKERS)
+	@if [ -z "$(KAFKA_BROKERS)" ]; then \
+		echo "test-kafka: no broker: run 'make kafka-up' first or set KAFKA_BROKERS=host:port" >&2; exit 1; fi
+	@echo "test-kafka: KAFKA_BROKERS=$(KAFKA_BROKERS)"
+	KAFKA_BROKERS=$(KAFKA_BROKERS) KAPPA_REQUIRE_REAL_KAFKA=1 \
+		$(GOTEST) -count=1 ./... | $(REPORT)
+
+.PHONY: bench
+bench: ## run the Go benchmarks (compare runs with benchstat)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: kafka-up
+kafka-up: ## start a real Apache Kafka 4.x broker from Maven Central jars (no Docker)
+	tools/kafka/kafka.sh up
+
+.PHONY: kafka-down
+kafka-down: ## stop the broker of kafka-up and delete its data
+	tools/kafka/kafka.sh down
+
+$(GOLANGCI_LINT):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(BIN)/golangci-lint $@
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## run golangci-lint (pinned; installed into .bin on first use)
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: fmt
+fmt: $(GOLANGCI_LINT) ## format the code (gofumpt, goimports)
+	$(GOLANGCI_LINT) fmt ./...
+
+.PHONY: verify
+verify: fmt ## check formatting, go mod tidy, vet and lint; fail if any of them changed a file
+	$(GO) mod tidy
+	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
+	@git diff --exit-code || { echo "verify: the files above changed; commit the result of 'make fmt' and 'go mod tidy'" >&2; exit 1; }
+
+.PHONY: clean
+clean: ## remove build outputs (keeps the cached Kafka jars)
+	rm -rf bin
