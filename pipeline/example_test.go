@@ -1,0 +1,81 @@
+package pipeline_test
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/kappa-stream/kappa/pipeline"
+)
+
+func ExampleParse() {
+	src := []byte(`name: card-totals
+input:
+  topics: [transactions]
+  format: json
+  key_field: card_id
+  event_time:
+    field: ts
+    format: epoch_millis
+operators:
+  - aggregate:
+      field: amount
+output:
+  topic: card-totals
+`)
+	d, err := pipeline.Parse("pipeline.yaml", src)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(d.GroupID(), d.Input.Topics, d.Operators[0].Kind(), d.Output.Topic)
+	fmt.Println(d.ChangelogTopic(), d.ExactlyOnce, d.CommitInterval, d.StateDir)
+	// Output:
+	// card-totals [transactions] aggregate card-totals
+	// card-totals-changelog true 100ms ./kappa-state/card-totals
+}
+
+// Every problem of a file comes back at once, each with its place and its fix.
+func ExampleParse_problems() {
+	src := []byte(`name: card-totals
+input:
+  topics: [transactions]
+  format: json
+  key_feild: card_id
+  event_time: {field: ts, format: epoch_ms}
+operators:
+  - aggregate: {field: amount}
+output:
+  topic: transactions
+`)
+	_, err := pipeline.Parse("pipeline.yaml", src)
+	fmt.Println(err)
+
+	var problems pipeline.Problems
+	if errors.As(err, &problems) {
+		fmt.Println(len(problems), "problems; the first is at line", problems[0].Line, "in", problems[0].Path)
+	}
+	// Output:
+	// pipeline.yaml:5:3: input.key_feild: unknown field; did you mean "key_field"?
+	// pipeline.yaml:6:35: input.event_time.format: "epoch_ms" is not a time format; use rfc3339 or epoch_millis
+	// pipeline.yaml:10:10: output.topic: "transactions" is also an input topic; write the output to another topic
+	// 3 problems; the first is at line 5 in input.key_feild
+}
+
+func ExampleDefinition_Validate() {
+	d := &pipeline.Definition{
+		Name: "card-totals",
+		Input: pipeline.Input{
+			Topics:    []string{"transactions"},
+			Format:    pipeline.FormatJSON,
+			KeyField:  "card_id",
+			EventTime: pipeline.EventTime{Field: "ts", Format: pipeline.TimeEpochMillis},
+		},
+		Operators:   []pipeline.Operator{{Aggregate: &pipeline.Aggregate{Field: "amount"}}},
+		Output:      pipeline.Output{Topic: "card-totals-changelog"},
+		ExactlyOnce: true,
+	}
+	d.ApplyDefaults()
+	fmt.Println(d.Validate())
+	// Output:
+	// output.topic: "card-totals-changelog" is the changelog topic of this pipeline; choose another topic
+}

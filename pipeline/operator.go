@@ -1,0 +1,92 @@
+package pipeline
+
+import "go.yaml.in/yaml/v3"
+
+// Operator is one step of a pipeline. Exactly one field is set, and it names the kind;
+// in the file each entry of operators is a mapping with that one key:
+//
+//	operators:
+//	  - aggregate:
+//	      field: amount
+type Operator struct {
+	// Aggregate keeps a per-key running count, sum, min and max of a numeric field.
+	Aggregate *Aggregate
+}
+
+// Aggregate is a stateful operator that keeps, per record key, the running count, sum,
+// minimum and maximum of a numeric field, and emits them after each record.
+type Aggregate struct {
+	// Field is the top-level numeric field to aggregate. Required.
+	Field string
+}
+
+// Kind is the name of the operator's kind as the file writes it ("aggregate"), or "" when
+// no kind or more than one is set.
+func (o Operator) Kind() string {
+	name := ""
+	for _, k := range kinds {
+		if k.isSet(o) {
+			if name != "" {
+				return ""
+			}
+			name = k.name
+		}
+	}
+	return name
+}
+
+// operatorKind is everything the package knows about one kind of operator: its name in
+// the file, its settings, and how to decode and check them.
+type operatorKind struct {
+	name    string
+	example string   // a whole list entry as messages show it, without the "- "
+	fields  []string // the settings in the file, in documentation order
+	isSet   func(Operator) bool
+	// decode fills the kind's settings into op from the fields that the parser found
+	// (only names from fields, each once) and reports wrong types through p.
+	decode func(p *parser, fields map[string]*yaml.Node, path string, op *Operator)
+	// check applies the rules to the settings of an op of this kind at path (e.g.
+	// "operators[0].aggregate").
+	check func(op Operator, path string, r reporter)
+}
+
+// kinds lists every operator kind. Adding one is a field on Operator, its settings type,
+// and an entry here.
+var kinds = []operatorKind{
+	{
+		name:    "aggregate",
+		example: "aggregate: {field: amount}",
+		fields:  []string{"field"},
+		isSet:   func(o Operator) bool { return o.Aggregate != nil },
+		decode: func(p *parser, fields map[string]*yaml.Node, path string, op *Operator) {
+			a := &Aggregate{}
+			if n, ok := fields["field"]; ok {
+				a.Field = p.str(n, path+".field")
+			}
+			op.Aggregate = a
+		},
+		check: func(op Operator, path string, r reporter) {
+			checkFieldName(r, path+".field", op.Aggregate.Field,
+				"add the numeric field to aggregate, e.g. field: amount")
+		},
+	},
+}
+
+// kindNamed returns the kind with the given name, or nil.
+func kindNamed(name string) *operatorKind {
+	for i := range kinds {
+		if kinds[i].name == name {
+			return &kinds[i]
+		}
+	}
+	return nil
+}
+
+// kindNames lists the kind names for messages: "aggregate" or "aggregate or window".
+func kindNames() []string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = k.name
+	}
+	return names
+}
