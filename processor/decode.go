@@ -1,0 +1,303 @@
+package processor
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kappa-stream/kappa/pipeline"
+)
+
+// Reason classes of records that cannot be processed. They name the dead-letter reason
+// header and the label of the dead-letter metric.
+const (
+	ReasonDecode = "decode" // the value is not a JSON object
+	ReasonSchema = "schema" // a field is missing or has the wrong type or an invalid value
+)
+
+// DecodeError says why a record could not be decoded: its class, the field and what was
+// wrong.
+type DecodeError struct {
+	Reason string // ReasonDecode or ReasonSchema
+	Field  string // empty for ReasonDecode
+	Msg    string
+}
+
+func (e *DecodeError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("%s: %s", e.Reason, e.Msg)
+	}
+	return fmt.Sprintf("%s: field %q: %s", e.Reason, e.Field, e.Msg)
+}
+
+// event is a decoded input record: the fields the pipeline uses.
+type event struct {
+	key       []byte // the aggregation key, as the output's Kafka key
+	eventTime int64  // epoch milliseconds
+	value     float64
+}
+
+// decoder extracts a pipeline's fields from JSON values. It validates the whole value and
+// then scans only the top-level object, so a record costs one pass plus the fields used.
+type decoder struct {
+	keyField   string
+	timeField  string
+	timeFormat pipeline.TimeFormat
+	valueField string
+}
+
+func newDecoder(def *pipeline.Definition, valueField string) *decoder {
+	return &decoder{
+		keyField:   def.Input.KeyField,
+		timeField:  def.Input.EventTime.Field,
+		timeFormat: def.Input.EventTime.Format,
+		valueField: valueField,
+	}
+}
+
+// Bounds of event times we accept: years 1970 to 9999. Anything else is a schema error, not
+// a window far in the future that would never close.
+const (
+	minEventMillis = 0
+	maxEventMillis = 253402300799999
+)
+
+func (d *decoder) decode(value []byte) (event, error) {
+	var ev event
+	if len(value) == 0 {
+		return ev, &DecodeError{Reason: ReasonDecode, Msg: "empty value; want a JSON object"}
+	}
+	if !utf8.Valid(value) {
+		return ev, &DecodeError{Reason: ReasonDecode, Msg: "value is not valid UTF-8"}
+	}
+	if !json.Valid(value) {
+		return ev, &DecodeError{Reason: ReasonDecode, Msg: "value is not valid JSON"}
+	}
+	var rawKey, rawTime, rawValue []byte
+	err := scanObject(value, func(name, raw []byte) {
+		switch string(name) {
+		case d.keyField:
+			rawKey = raw
+		case d.timeField:
+			rawTime = raw
+		case d.valueField:
+			rawValue = raw
+		}
+	})
+	if err != nil {
+		return ev, err
+	}
+
+	if ev.key, err = keyBytes(d.keyField, rawKey); err != nil {
+		return ev, err
+	}
+	if ev.eventTime, err = d.eventMillis(rawTime); err != nil {
+		return ev, err
+	}
+	if ev.value, err = number(d.valueField, rawValue); err != nil {
+		return ev, err
+	}
+	return ev, nil
+}
+
+func schemaErr(field, format string, args ...any) error {
+	return &DecodeError{Reason: ReasonSchema, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// keyBytes turns the key field into the aggregation key: a non-empty string, or a number
+// kept as its JSON text.
+func keyBytes(field string, raw []byte) ([]byte, error) {
+	switch {
+	case raw == nil:
+		return nil, schemaErr(field, "missing; the key field is required")
+	case raw[0] == '"':
+		s, err := jsonString(raw)
+		if err != nil {
+			return nil, schemaErr(field, "%v", err)
+		}
+		if s == "" {
+			return nil, schemaErr(field, "empty key")
+		}
+		return []byte(s), nil
+	case raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'):
+		return bytes.Clone(raw), nil
+	case string(raw) == "null":
+		return nil, schemaErr(field, "null key")
+	default:
+		return nil, schemaErr(field, "got %s, want a string or a number", jsonKind(raw))
+	}
+}
+
+func (d *decoder) eventMillis(raw []byte) (int64, error) {
+	field := d.timeField
+	if raw == nil {
+		return 0, schemaErr(field, "missing; the event-time field is required")
+	}
+	var ms int64
+	switch d.timeFormat {
+	case pipeline.TimeEpochMillis:
+		if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+			return 0, schemaErr(field, "got %s, want epoch milliseconds (an integer)", jsonKind(raw))
+		}
+		v, err := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil {
+			return 0, schemaErr(field, "%s is not an integer number of epoch milliseconds", raw)
+		}
+		ms = v
+	case pipeline.TimeRFC3339:
+		if raw[0] != '"' {
+			return 0, schemaErr(field, "got %s, want an RFC 3339 time string", jsonKind(raw))
+		}
+		s, err := jsonString(raw)
+		if err != nil {
+			return 0, schemaErr(field, "%v", err)
+		}
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return 0, schemaErr(field, "%q is not an RFC 3339 time", s)
+		}
+		ms = t.UnixMilli()
+	default:
+		return 0, schemaErr(field, "unsupported time format %q", d.timeFormat)
+	}
+	if ms < minEventMillis || ms > maxEventMillis {
+		return 0, schemaErr(field, "event time %d ms is outside years 1970 to 9999", ms)
+	}
+	return ms, nil
+}
+
+func number(field string, raw []byte) (float64, error) {
+	if raw == nil {
+		return 0, schemaErr(field, "missing")
+	}
+	if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+		return 0, schemaErr(field, "got %s, want a number", jsonKind(raw))
+	}
+	v, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, schemaErr(field, "%s is out of range for a float64", raw)
+	}
+	return v, nil
+}
+
+func jsonString(raw []byte) (string, error) {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+func jsonKind(raw []byte) string {
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	default:
+		return "a number"
+	}
+}
+
+var errNotObject = &DecodeError{Reason: ReasonDecode, Msg: "value is not a JSON object"}
+
+// scanObject calls fn with the raw name (without quotes, unescaped only when it holds no
+// escapes) and raw value of each top-level member of a JSON object. value must be valid JSON.
+func scanObject(value []byte, fn func(name, raw []byte)) error {
+	i := skipSpace(value, 0)
+	if i >= len(value) || value[i] != '{' {
+		return errNotObject
+	}
+	i = skipSpace(value, i+1)
+	if i < len(value) && value[i] == '}' {
+		return nil
+	}
+	for i < len(value) {
+		// name
+		end := skipValue(value, i)
+		name := value[i+1 : end-1]
+		if bytes.IndexByte(name, '\\') >= 0 {
+			s, err := jsonString(value[i:end])
+			if err != nil {
+				return errNotObject
+			}
+			name = []byte(s)
+		}
+		i = skipSpace(value, end)
+		i = skipSpace(value, i+1) // ':'
+		end = skipValue(value, i)
+		fn(name, value[i:end])
+		i = skipSpace(value, end)
+		if i >= len(value) || value[i] == '}' {
+			return nil
+		}
+		i = skipSpace(value, i+1) // ','
+	}
+	return errNotObject
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the index just past the JSON value starting at b[i]; b is valid JSON.
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		for j := i + 1; j < len(b); j++ {
+			switch b[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1
+			}
+		}
+		return len(b)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				j = skipValue(b, j) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(b)
+	default:
+		j := i
+		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
+			j++
+		}
+		return j
+	}
+}
+
+// errorsAsDecode reports whether err is a *DecodeError and returns it.
+func errorsAsDecode(err error) (*DecodeError, bool) {
+	var de *DecodeError
+	ok := errors.As(err, &de)
+	return de, ok
+}

@@ -1,0 +1,498 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/kappa-stream/kappa/model"
+	"github.com/kappa-stream/kappa/pipeline"
+	"github.com/kappa-stream/kappa/state"
+)
+
+// Config is what a Processor runs. Definition, Store, NewClient and Changelog are required.
+type Config struct {
+	// Definition is the validated pipeline.
+	Definition *pipeline.Definition
+	// Store is the opened local state; the processor does not close it.
+	Store *state.Store
+	// NewClient returns a new Kafka client whose group callbacks report to a. The processor
+	// calls it at start and again after a client failed (an unknown transaction outcome, a
+	// lost connection), so that state is rebuilt from the changelog on reassignment.
+	NewClient func(a Assignment) (Client, error)
+	// Changelog reads the changelog topic for restores.
+	Changelog Changelog
+	// Logger receives lifecycle logs; nothing is logged per record. Default: no logging.
+	Logger *zap.Logger
+	// Registerer receives the processor's metrics. Default: none are exported.
+	Registerer prometheus.Registerer
+	// ShutdownTimeout bounds finishing the open transaction at shutdown. Default 10s.
+	ShutdownTimeout time.Duration
+	// RetryBackoff is the pause before a failed client is rebuilt. Default 1s.
+	RetryBackoff time.Duration
+}
+
+// Processor runs a pipeline over the input partitions its client is assigned, one task per
+// partition, committing each commit interval: outputs, changelog records and input offsets in
+// one Kafka transaction, then the tasks' state batches. See processor/DESIGN.md.
+type Processor struct {
+	cfg     Config
+	log     *zap.Logger
+	def     *pipeline.Definition
+	ops     []*aggregateOp
+	metrics *metrics
+
+	mu       sync.Mutex // guards pending
+	pending  []assignEvent
+	restores atomic.Int32 // tasks restoring now
+	running  atomic.Bool  // a client is up
+
+	stats Stats
+}
+
+// Stats are counters for a progress line. Read them with [Processor.Snapshot].
+type Stats struct {
+	RecordsIn    atomic.Int64
+	RecordsOut   atomic.Int64
+	DeadLetters  atomic.Int64
+	Commits      atomic.Int64
+	Aborts       atomic.Int64
+	Restored     atomic.Int64
+	LastCommitMs atomic.Int64 // wall-clock time of the last commit, epoch ms
+}
+
+// Snapshot is a copy of the processor's counters.
+type Snapshot struct {
+	RecordsIn, RecordsOut, DeadLetters, Commits, Aborts, Restored int64
+	LastCommit                                                    time.Time
+}
+
+type assignEvent struct {
+	partitions []int32
+	revoked    bool
+}
+
+// New validates cfg and returns a processor. It does nothing until Run.
+func New(cfg Config) (*Processor, error) {
+	switch {
+	case cfg.Definition == nil:
+		return nil, errors.New("processor: Config.Definition is required")
+	case cfg.Store == nil:
+		return nil, errors.New("processor: Config.Store is required")
+	case cfg.NewClient == nil:
+		return nil, errors.New("processor: Config.NewClient is required")
+	case cfg.Changelog == nil:
+		return nil, errors.New("processor: Config.Changelog is required")
+	}
+	if err := cfg.Definition.Validate(); err != nil {
+		return nil, fmt.Errorf("processor: invalid pipeline: %w", err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Registerer == nil {
+		cfg.Registerer = prometheus.NewRegistry() // private: metrics go nowhere
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	if cfg.RetryBackoff <= 0 {
+		cfg.RetryBackoff = time.Second
+	}
+	p := &Processor{cfg: cfg, log: cfg.Logger, def: cfg.Definition}
+	for i, op := range cfg.Definition.Operators {
+		if op.Aggregate == nil {
+			return nil, fmt.Errorf("processor: operator %d (%s) is not supported yet", i, op.Kind())
+		}
+		p.ops = append(p.ops, newAggregateOp(byte(i), cfg.Definition, op.Aggregate))
+	}
+	if len(p.ops) != 1 {
+		return nil, fmt.Errorf("processor: want exactly one aggregate operator, got %d", len(p.ops))
+	}
+	m, err := newMetrics(cfg.Registerer, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	p.metrics = m
+	return p, nil
+}
+
+// Assigned records that the client was assigned partitions. Their tasks start (and restore)
+// when their first records arrive, after the group's committed offsets are stable.
+func (p *Processor) Assigned(partitions []int32) {
+	p.mu.Lock()
+	p.pending = append(p.pending, assignEvent{partitions: partitions})
+	p.mu.Unlock()
+}
+
+// Revoked records that partitions were revoked or lost; their tasks stop before the next
+// transaction.
+func (p *Processor) Revoked(partitions []int32) {
+	p.mu.Lock()
+	p.pending = append(p.pending, assignEvent{partitions: partitions, revoked: true})
+	p.mu.Unlock()
+}
+
+// Ready returns nil when the processor is running and no task is restoring.
+func (p *Processor) Ready() error {
+	if !p.running.Load() {
+		return errors.New("not connected to Kafka")
+	}
+	if n := p.restores.Load(); n > 0 {
+		return fmt.Errorf("%d partition(s) restoring state from the changelog", n)
+	}
+	return nil
+}
+
+// Snapshot returns the processor's counters.
+func (p *Processor) Snapshot() Snapshot {
+	s := Snapshot{
+		RecordsIn:   p.stats.RecordsIn.Load(),
+		RecordsOut:  p.stats.RecordsOut.Load(),
+		DeadLetters: p.stats.DeadLetters.Load(),
+		Commits:     p.stats.Commits.Load(),
+		Aborts:      p.stats.Aborts.Load(),
+		Restored:    p.stats.Restored.Load(),
+	}
+	if ms := p.stats.LastCommitMs.Load(); ms > 0 {
+		s.LastCommit = time.UnixMilli(ms)
+	}
+	return s
+}
+
+// Run processes until ctx ends, then finishes the open transaction (bounded by
+// ShutdownTimeout), applies its state and closes the client. It rebuilds the client after a
+// client failure and returns an error only when processing cannot go on (state storage
+// failed, the instance was fenced by another with the same instance id, bad configuration).
+func (p *Processor) Run(ctx context.Context) error {
+	for {
+		err := p.runClient(ctx)
+		if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
+			return nil
+		}
+		var fatal *fatalError
+		if errors.As(err, &fatal) {
+			return fatal.err
+		}
+		if errors.Is(err, model.ErrFenced) {
+			return err
+		}
+		p.log.Warn("kafka client failed; rebuilding it and restoring state from the changelog", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(p.cfg.RetryBackoff):
+		}
+	}
+}
+
+// fatalError ends Run.
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
+func (e *fatalError) Unwrap() error { return e.err }
+
+func fatalf(format string, args ...any) error {
+	return &fatalError{fmt.Errorf(format, args...)}
+}
+
+// runClient runs one client until ctx ends or the client fails.
+func (p *Processor) runClient(ctx context.Context) error {
+	cl, err := p.cfg.NewClient(p)
+	if err != nil {
+		return fmt.Errorf("processor: new kafka client: %w", err)
+	}
+	p.running.Store(true)
+	r := &run{p: p, cl: cl, tasks: map[int32]*task{}}
+	defer func() {
+		p.running.Store(false)
+		r.closeTasks()
+		cl.Close()
+		p.metrics.assigned.Set(0)
+	}()
+	p.mu.Lock()
+	p.pending = nil // events of a previous client
+	p.mu.Unlock()
+	p.log.Info("processing", zap.String("pipeline", p.def.Name), zap.Strings("input", p.def.Input.Topics),
+		zap.Bool("exactly_once", p.def.ExactlyOnce), zap.Duration("commit_interval", p.def.CommitInterval))
+	for ctx.Err() == nil {
+		if err := r.cycle(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// run is the state of one client's processing.
+type run struct {
+	p     *Processor
+	cl    Client
+	tasks map[int32]*task
+	open  bool // a transaction is open
+
+	prodMu  sync.Mutex // guards prodErr and task changelog offsets written by produce callbacks
+	prodErr error
+	out     []byte // scratch for output values
+}
+
+// cycle is one commit interval: poll and process until the interval ends (or ctx does), then
+// end the transaction and apply state.
+func (r *run) cycle(ctx context.Context) error {
+	p := r.p
+	deadline := time.Now().Add(p.def.CommitInterval)
+	for {
+		pollCtx, cancel := context.WithDeadline(ctx, deadline)
+		recs, err := r.cl.Poll(pollCtx)
+		cancel()
+		if err != nil && pollCtx.Err() == nil {
+			return fmt.Errorf("processor: poll: %w", err)
+		}
+		if err := r.applyAssignments(); err != nil {
+			return err
+		}
+		if len(recs) > 0 {
+			if err := r.process(ctx, recs); err != nil {
+				return err
+			}
+		}
+		if pollCtx.Err() != nil || !time.Now().Before(deadline) {
+			break
+		}
+	}
+	if r.open {
+		if err := r.end(ctx); err != nil {
+			return err
+		}
+	}
+	r.cl.AllowRebalance()
+	return nil
+}
+
+// applyAssignments handles group events. Under BlockRebalanceOnPoll they only arrive between
+// transactions, so no task with an open batch is ever dropped.
+func (r *run) applyAssignments() error {
+	p := r.p
+	p.mu.Lock()
+	events := p.pending
+	p.pending = nil
+	p.mu.Unlock()
+	for _, ev := range events {
+		p.metrics.rebalances.Inc()
+		if !ev.revoked {
+			p.log.Info("partitions assigned", zap.Int32s("partitions", ev.partitions))
+			continue
+		}
+		p.log.Info("partitions revoked", zap.Int32s("partitions", ev.partitions))
+		for _, part := range ev.partitions {
+			if t, ok := r.tasks[part]; ok {
+				if r.open && t.batch != nil {
+					return errors.New("processor: partition revoked during an open transaction")
+				}
+				t.close()
+				delete(r.tasks, part)
+			}
+		}
+	}
+	p.metrics.assigned.Set(float64(len(r.tasks)))
+	return nil
+}
+
+func (r *run) process(ctx context.Context, recs []model.Record) error {
+	p := r.p
+	// Start (and restore) new tasks before the transaction opens, so that a restore does not
+	// eat into the transaction's timeout.
+	for i := range recs {
+		if part := recs[i].Partition; r.tasks[part] == nil {
+			if _, err := r.startTask(ctx, part); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range recs {
+		rec := &recs[i]
+		t := r.tasks[rec.Partition]
+		if !r.open {
+			if err := r.cl.Begin(); err != nil {
+				return fmt.Errorf("processor: begin transaction: %w", err)
+			}
+			r.open = true
+		}
+		if t.batch == nil {
+			t.batch = p.cfg.Store.NewBatch(t.partition)
+		}
+		if err := r.processRecord(t, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) processRecord(t *task, rec *model.Record) error {
+	p := r.p
+	t.recordsIn(rec.Topic).Inc()
+	p.stats.RecordsIn.Add(1)
+	t.pendingInput[rec.Topic] = rec.Offset + 1
+
+	op := p.ops[0]
+	ev, err := op.dec.decode(rec.Value)
+	if err != nil {
+		de, ok := errorsAsDecode(err)
+		if !ok {
+			return fatalf("processor: decode %s: %w", rec.Position, err)
+		}
+		r.produce(deadLetter(p.def, rec, de), nil)
+		p.metrics.deadLetters.WithLabelValues(de.Reason).Inc()
+		p.stats.DeadLetters.Add(1)
+		return nil
+	}
+	key := op.stateKey(ev.key)
+	var agg aggState
+	cur, ok, err := t.batch.Get(key)
+	if err != nil {
+		return fatalf("processor: read state of %s: %w", rec.Position, err)
+	}
+	if ok {
+		if err := agg.unmarshal(cur); err != nil {
+			return fatalf("processor: state of partition %d key %q: %w; remove the state directory to restore it from the changelog",
+				t.partition, ev.key, err)
+		}
+	}
+	agg.add(ev.value)
+	if err := t.batch.Set(key, agg.appendBinary(make([]byte, 0, aggStateLen))); err != nil {
+		return fatalf("processor: write state of %s: %w", rec.Position, err)
+	}
+	r.out = appendAggregateJSON(r.out[:0], ev.key, &agg, ev.eventTime, rec.Position)
+	out := &model.Output{
+		Topic:     p.def.Output.Topic,
+		Partition: rec.Partition,
+		Key:       ev.key,
+		Value:     append([]byte(nil), r.out...),
+	}
+	r.produce(out, nil)
+	t.recordsOut().Inc()
+	p.stats.RecordsOut.Add(1)
+	return nil
+}
+
+// produce sends out and records the first failure, which turns the commit into an abort.
+// onOffset, when set, receives the produced offset.
+func (r *run) produce(out *model.Output, onOffset func(int64)) {
+	r.cl.Produce(out, func(offset int64, err error) {
+		r.prodMu.Lock()
+		defer r.prodMu.Unlock()
+		if err != nil {
+			if r.prodErr == nil {
+				r.prodErr = fmt.Errorf("produce to %s/%d: %w", out.Topic, out.Partition, err)
+			}
+			return
+		}
+		if onOffset != nil {
+			onOffset(offset)
+		}
+	})
+}
+
+// end produces the changelog of the cycle, ends the transaction and, only if Kafka reports
+// the commit, applies each task's batch with its new offsets.
+func (r *run) end(ctx context.Context) error {
+	p := r.p
+	for _, t := range r.sortedTasks() {
+		if t.batch == nil {
+			continue
+		}
+		for _, c := range latestChanges(t.batch.Changes()) {
+			r.produce(&model.Output{Topic: p.def.ChangelogTopic(), Partition: t.partition, Key: c.Key, Value: c.Value},
+				func(off int64) {
+					if off+1 > t.pendingChangelog {
+						t.pendingChangelog = off + 1
+					}
+				})
+		}
+	}
+
+	endCtx := ctx
+	if ctx.Err() != nil { // shutting down: finish the transaction within the bound
+		var cancel context.CancelFunc
+		endCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), p.cfg.ShutdownTimeout)
+		defer cancel()
+	}
+	start := time.Now()
+	r.prodMu.Lock()
+	commit := r.prodErr == nil
+	r.prodMu.Unlock()
+	committed, err := r.cl.End(endCtx, commit)
+	p.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+	r.open = false
+
+	r.prodMu.Lock()
+	prodErr := r.prodErr
+	r.prodErr = nil
+	r.prodMu.Unlock()
+
+	if committed {
+		r.prodMu.Lock() // the changelog offsets were set by produce callbacks
+		defer r.prodMu.Unlock()
+		for _, t := range r.tasks {
+			if err := t.apply(); err != nil {
+				return fatalf("processor: apply state of partition %d after commit: %w", t.partition, err)
+			}
+		}
+		p.metrics.transactions.WithLabelValues("committed").Inc()
+		p.stats.Commits.Add(1)
+		p.stats.LastCommitMs.Store(time.Now().UnixMilli())
+		return nil
+	}
+	for _, t := range r.tasks {
+		t.discard()
+	}
+	p.metrics.transactions.WithLabelValues("aborted").Inc()
+	p.stats.Aborts.Add(1)
+	switch {
+	case err != nil:
+		return fmt.Errorf("processor: end transaction (outcome unknown; state is rebuilt from the changelog): %w", err)
+	case prodErr != nil:
+		p.log.Warn("transaction aborted: a produce failed; the records are processed again", zap.Error(prodErr))
+	default:
+		p.log.Info("transaction aborted by a rebalance; the records are processed again")
+	}
+	return nil
+}
+
+func (r *run) sortedTasks() []*task {
+	ts := make([]*task, 0, len(r.tasks))
+	for _, t := range r.tasks {
+		ts = append(ts, t)
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].partition < ts[j].partition })
+	return ts
+}
+
+func (r *run) closeTasks() {
+	for part, t := range r.tasks {
+		t.close()
+		delete(r.tasks, part)
+	}
+}
+
+// latestChanges keeps the last change of each key, in the order of those last changes: the
+// changelog needs only the final value of a key per transaction.
+func latestChanges(cs []state.ChangelogEntry) []state.ChangelogEntry {
+	last := make(map[string]int, len(cs))
+	for i, c := range cs {
+		last[string(c.Key)] = i
+	}
+	out := make([]state.ChangelogEntry, 0, len(last))
+	for i, c := range cs {
+		if last[string(c.Key)] == i {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -1,0 +1,112 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Topics names the topics of a pipeline.
+type Topics struct {
+	Inputs     []string
+	Output     string
+	Changelog  string
+	DeadLetter string
+}
+
+// EnsureTopics checks the input topics and creates the output, changelog and dead-letter
+// topics that are missing, each with the inputs' partition count (outputs keep the input
+// partition). The changelog is compacted. It returns the partition count.
+//
+// It fails when an input is missing, when the inputs differ in partition count (their
+// partition p is processed as one task), when an existing output topic has fewer partitions
+// than the inputs, or when an existing changelog has another partition count or is not
+// compacted.
+func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) (int32, error) {
+	all := append(append([]string(nil), t.Inputs...), t.Output, t.Changelog, t.DeadLetter)
+	details, err := adm.ListTopics(ctx, all...)
+	if err != nil {
+		return 0, fmt.Errorf("sinks: list topics: %w", err)
+	}
+	partitionsOf := func(topic string) (int32, bool, error) {
+		d, ok := details[topic]
+		switch {
+		case !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition):
+			return 0, false, nil
+		case d.Err != nil:
+			return 0, false, fmt.Errorf("sinks: describe topic %s: %w", topic, d.Err)
+		}
+		return int32(len(d.Partitions)), true, nil
+	}
+
+	var n int32
+	for _, in := range t.Inputs {
+		p, ok, err := partitionsOf(in)
+		switch {
+		case err != nil:
+			return 0, err
+		case !ok:
+			return 0, fmt.Errorf("sinks: input topic %q does not exist; create it or fix input.topics in the pipeline", in)
+		case n != 0 && p != n:
+			return 0, fmt.Errorf("sinks: input topics differ in partition count (%q has %d, %q has %d); inputs must be co-partitioned",
+				t.Inputs[0], n, in, p)
+		}
+		n = p
+	}
+
+	if p, ok, err := partitionsOf(t.Output); err != nil {
+		return 0, err
+	} else if ok && p < n {
+		return 0, fmt.Errorf("sinks: output topic %q has %d partitions, fewer than the inputs' %d; outputs keep the input partition", t.Output, p, n)
+	} else if !ok {
+		if err := create(ctx, adm, t.Output, n, nil); err != nil {
+			return 0, err
+		}
+	}
+
+	compact := "compact"
+	if p, ok, err := partitionsOf(t.Changelog); err != nil {
+		return 0, err
+	} else if ok {
+		if p != n {
+			return 0, fmt.Errorf("sinks: changelog topic %q has %d partitions, want %d (the inputs'); delete it and the state directories to rebuild", t.Changelog, p, n)
+		}
+		cfgs, err := adm.DescribeTopicConfigs(ctx, t.Changelog)
+		if err != nil {
+			return 0, fmt.Errorf("sinks: describe configs of %s: %w", t.Changelog, err)
+		}
+		for _, rc := range cfgs {
+			for _, c := range rc.Configs {
+				if c.Key == "cleanup.policy" && c.Value != nil && !strings.Contains(*c.Value, "compact") {
+					return 0, fmt.Errorf("sinks: changelog topic %q has cleanup.policy=%s; it must be compacted", t.Changelog, *c.Value)
+				}
+			}
+		}
+	} else if err := create(ctx, adm, t.Changelog, n, map[string]*string{"cleanup.policy": &compact}); err != nil {
+		return 0, err
+	}
+
+	if _, ok, err := partitionsOf(t.DeadLetter); err != nil {
+		return 0, err
+	} else if !ok {
+		if err := create(ctx, adm, t.DeadLetter, n, nil); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+func create(ctx context.Context, adm *kadm.Client, topic string, partitions int32, configs map[string]*string) error {
+	resp, err := adm.CreateTopic(ctx, partitions, -1, configs, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("sinks: create topic %s: %w", topic, err)
+	}
+	return nil
+}
