@@ -32,7 +32,7 @@ build: ## build bin/kappa
 
 .PHONY: run
 run: ## run the example pipeline on an embedded in-process Kafka broker
-	$(GO) run ./cmd/kappa demo
+	$(GO) run ./cmd/kappa demo -f examples/card-totals.yaml
 
 .PHONY: test
 test: ## run the hermetic test suite (race detector on; no Java, Docker or broker needed)

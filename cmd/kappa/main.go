@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
 )
 
 // usageError is returned for bad command lines; main exits 2 for it, 1 for other errors.
@@ -25,13 +23,15 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"run", "run a pipeline against a Kafka cluster", runRun},
+		{"validate", "check a pipeline file and list every problem", runValidate},
 		{"demo", "run the example pipeline on an embedded in-process Kafka broker", runDemo},
 		{"version", "print the version", runVersion},
 	}
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(context.Background(), os.Stderr)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	var ue usageError
@@ -107,20 +107,4 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "devel"
-}
-
-func runDemo(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("demo", stderr)
-	if help, err := parseFlags(fs, args); help || err != nil {
-		return err
-	}
-	fmt.Fprint(stdout, `kappa demo: the example pipeline is not there yet.
-
-It arrives with the processor (issue #3): an example fraud-features pipeline on an embedded
-in-process Kafka broker with generated data. What works today:
-
-  make test                                 the hermetic test suite (in-process broker)
-  make kafka-up && make test-kafka          the same suites against a real Apache Kafka broker
-`)
-	return nil
 }

@@ -17,10 +17,12 @@ func TestRun(t *testing.T) {
 	}{
 		{name: "no args prints help", args: nil, wantOut: "usage: kappa <command>"},
 		{name: "version", args: []string{"version"}, wantOut: "kappa "},
-		{name: "demo says plainly it is not there", args: []string{"demo"}, wantOut: "not there yet"},
+		{name: "run needs a pipeline", args: []string{"run", "--brokers", "127.0.0.1:9"}, wantUsage: true},
+		{name: "run needs brokers", args: []string{"run", "-f", "x.yaml", "--brokers", ""}, wantUsage: true},
+		{name: "validate needs a pipeline", args: []string{"validate"}, wantUsage: true},
 		{name: "unknown command", args: []string{"frobnicate"}, wantUsage: true},
 		{name: "unknown flag", args: []string{"version", "-nope"}, wantUsage: true},
-		{name: "stray argument", args: []string{"demo", "extra"}, wantUsage: true},
+		{name: "stray argument", args: []string{"version", "extra"}, wantUsage: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
