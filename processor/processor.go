@@ -214,6 +214,9 @@ func (p *Processor) runClient(ctx context.Context) error {
 	defer func() {
 		p.running.Store(false)
 		r.closeTasks()
+		// A cycle that failed after a poll holds rebalances back; closing the client waits
+		// for them to be allowed.
+		cl.AllowRebalance()
 		cl.Close()
 		p.metrics.assigned.Set(0)
 	}()
@@ -250,8 +253,9 @@ func (r *run) cycle(ctx context.Context) error {
 	for {
 		pollCtx, cancel := context.WithDeadline(ctx, deadline)
 		recs, err := r.cl.Poll(pollCtx)
+		cycleOver := pollCtx.Err() != nil // read before cancel, which always sets it
 		cancel()
-		if err != nil && pollCtx.Err() == nil {
+		if err != nil && !cycleOver {
 			return fmt.Errorf("processor: poll: %w", err)
 		}
 		if err := r.applyAssignments(); err != nil {
@@ -262,7 +266,7 @@ func (r *run) cycle(ctx context.Context) error {
 				return err
 			}
 		}
-		if pollCtx.Err() != nil || !time.Now().Before(deadline) {
+		if cycleOver || !time.Now().Before(deadline) {
 			break
 		}
 	}
@@ -417,12 +421,23 @@ func (r *run) end(ctx context.Context) error {
 		}
 	}
 
-	endCtx := ctx
-	if ctx.Err() != nil { // shutting down: finish the transaction within the bound
-		var cancel context.CancelFunc
-		endCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), p.cfg.ShutdownTimeout)
-		defer cancel()
-	}
+	// A shutdown (ctx ending) must not abort the transaction: it gets ShutdownTimeout to
+	// finish, counted from the shutdown, whether that came before End or during it.
+	endCtx, cancelEnd := context.WithCancel(context.WithoutCancel(ctx))
+	ended := make(chan struct{})
+	defer func() { close(ended); cancelEnd() }()
+	go func() {
+		select {
+		case <-ended:
+			return
+		case <-ctx.Done():
+		}
+		select {
+		case <-ended:
+		case <-time.After(p.cfg.ShutdownTimeout):
+			cancelEnd()
+		}
+	}()
 	start := time.Now()
 	r.prodMu.Lock()
 	commit := r.prodErr == nil
@@ -449,9 +464,11 @@ func (r *run) end(ctx context.Context) error {
 		p.stats.LastCommitMs.Store(time.Now().UnixMilli())
 		return nil
 	}
+	r.prodMu.Lock() // a failed End may leave produce callbacks running
 	for _, t := range r.tasks {
 		t.discard()
 	}
+	r.prodMu.Unlock()
 	p.metrics.transactions.WithLabelValues("aborted").Inc()
 	p.stats.Aborts.Add(1)
 	switch {
@@ -475,6 +492,8 @@ func (r *run) sortedTasks() []*task {
 }
 
 func (r *run) closeTasks() {
+	r.prodMu.Lock() // a failed End may leave produce callbacks running
+	defer r.prodMu.Unlock()
 	for part, t := range r.tasks {
 		t.close()
 		delete(r.tasks, part)

@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -88,6 +89,8 @@ func (r *run) startTask(ctx context.Context, partition int32) (*task, error) {
 				return err
 			}
 			restored += int64(len(recs))
+			p.metrics.restored.Add(float64(len(recs)))
+			p.stats.Restored.Add(int64(len(recs)))
 			return nil
 		})
 		if err != nil {
@@ -100,8 +103,6 @@ func (r *run) startTask(ctx context.Context, partition int32) (*task, error) {
 	if applied.Input == nil {
 		applied.Input = map[string]int64{}
 	}
-	p.metrics.restored.Add(float64(restored))
-	p.stats.Restored.Add(restored)
 	p.log.Info("partition ready", zap.Int32("partition", partition), zap.Int64("restored_records", restored),
 		zap.Int64("changelog_offset", max(applied.Changelog, from)), zap.Duration("took", time.Since(start)))
 
@@ -193,8 +194,11 @@ const (
 // headers naming the reason and the source position. It goes to the same partition number
 // of the pipeline's dead-letter topic.
 func deadLetter(def *pipeline.Definition, rec *model.Record, de *DecodeError) *model.Output {
+	// The source may reuse the record's buffers once it is processed: copy what is kept.
 	h := make([]model.Header, 0, len(rec.Headers)+7)
-	h = append(h, rec.Headers...)
+	for _, hd := range rec.Headers {
+		h = append(h, model.Header{Key: hd.Key, Value: bytes.Clone(hd.Value)})
+	}
 	h = append(h,
 		model.Header{Key: HeaderReason, Value: []byte(de.Reason)},
 		model.Header{Key: HeaderField, Value: []byte(de.Field)},

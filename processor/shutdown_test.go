@@ -1,0 +1,102 @@
+package processor
+
+import (
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Regression: a shutdown that began while End was in flight once aborted the transaction
+// instead of finishing it (End's context was detached from cancellation only if the
+// shutdown came first). The open transaction must get ShutdownTimeout to finish.
+
+// cancelAtEnd returns a hook that cancels the processor's context when the n-th End that
+// asks for a commit starts.
+func cancelAtEnd(n int32, rp *atomic.Pointer[running], fired *atomic.Bool) func(fakePoint) fakeAction {
+	var seen atomic.Int32
+	return func(pt fakePoint) fakeAction {
+		if pt.Name == "end-start" && pt.Commit && seen.Add(1) == n {
+			for rp.Load() == nil {
+				time.Sleep(time.Millisecond)
+			}
+			fired.Store(true)
+			rp.Load().cancel() // SIGTERM arrives while End runs
+		}
+		return fakeContinue
+	}
+}
+
+// TestShutdownDuringEndCommits: exactly-once; the shutdown signal arrives
+// during End. The transaction must be committed, not aborted.
+func TestShutdownDuringEndCommits(t *testing.T) {
+	def := testDef(t, "shutdown-end", true, "in")
+	k := fakeFor(def, 2, fakeConfig{MaxPerPoll: 3, MaxPerTxn: 6})
+	w := newWorkload(def)
+	w.add(k, rand.New(rand.NewPCG(81, 82)), 40, 0)
+	store := openStore(t, vfs.NewMem())
+	defer store.Close()
+	var rp atomic.Pointer[running]
+	var fired atomic.Bool
+	k.setHook(cancelAtEnd(3, &rp, &fired))
+	r := start(t, def, store, k.instance("pod-0", true))
+	rp.Store(r)
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Run did not return")
+	}
+	if !fired.Load() {
+		t.Fatalf("the hook never fired")
+	}
+	s := r.p.Snapshot()
+	if s.Aborts != 0 || s.Commits != 3 {
+		t.Fatalf("shutdown during the 3rd End: got %d commits and %d aborts, want 3 commits and 0 aborts (the transaction in flight finished)", s.Commits, s.Aborts)
+	}
+}
+
+// TestShutdownDuringEndAtLeastOnceNoDuplicates: at-least-once; the shutdown signal
+// arrives during End; a restart must not duplicate the last cycle's outputs, since the
+// shutdown was clean.
+func TestShutdownDuringEndAtLeastOnceNoDuplicates(t *testing.T) {
+	def := testDef(t, "shutdown-end-alos", false, "in")
+	k := fakeFor(def, 1, fakeConfig{MaxPerPoll: 3, MaxPerTxn: 6})
+	w := newWorkload(def)
+	rng := rand.New(rand.NewPCG(83, 84))
+	w.add(k, rng, 30, 0)
+	fs := vfs.NewMem()
+	store := openStore(t, fs)
+	var rp atomic.Pointer[running]
+	var fired atomic.Bool
+	k.setHook(cancelAtEnd(2, &rp, &fired))
+	r := start(t, def, store, k.instance("pod-0", false))
+	rp.Store(r)
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Run did not return")
+	}
+	if !fired.Load() {
+		t.Fatalf("the hook never fired")
+	}
+	k.setHook(nil)
+	store.Close()
+
+	store = openStore(t, fs)
+	defer store.Close()
+	r2 := start(t, def, store, k.instance("pod-0", false))
+	waitConsumed(t, k, r2)
+	if err := r2.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	// Exact output: a clean shutdown and restart must not duplicate anything.
+	checkState(t, store, checkOutputs(t, k, w))
+}
