@@ -1,0 +1,314 @@
+package gen
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Defaults of [Cards], matching examples/card-totals.yaml.
+const (
+	DefaultKeyField    = "card_id"
+	DefaultTimeField   = "ts"
+	DefaultAmountField = "amount"
+	DefaultCards       = 500
+	DefaultStep        = 10 * time.Millisecond
+	DefaultMaxDisorder = 2 * time.Second
+)
+
+// DefaultStart is the event time of record 0 when Cards.Start is zero: 2026-01-01T00:00:00Z,
+// epoch millisecond 1767225600000.
+var DefaultStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Cards describes a deterministic stream of card transactions. The zero value is usable: a
+// single partition, 500 cards, no malformed records, the default field names and times.
+//
+// Record i has key "card-N" (N chosen by a hash of Seed and i), an amount of 0.01 to 500.00
+// in whole cents, the event time Start + i*Step minus a jitter in [0, MaxDisorder), and
+// "seq": i. Event times therefore mostly increase, and no record is more than MaxDisorder
+// behind the latest event time before it.
+type Cards struct {
+	// Seed selects the stream; the same Seed gives the same records.
+	Seed uint64
+	// Cards is the number of distinct card ids, card-0 to card-(Cards-1). Default
+	// DefaultCards.
+	Cards int
+	// Partitions is the partition count of the topic the records go to. Default 1.
+	Partitions int32
+	// BadEvery makes records BadEvery-1, 2*BadEvery-1, ... malformed (see [Cards.Bad]), so
+	// records [0, n) hold exactly n/BadEvery of them. 0 means none.
+	BadEvery int
+	// KeyField, TimeField and AmountField name the JSON fields. Defaults DefaultKeyField,
+	// DefaultTimeField, DefaultAmountField.
+	KeyField, TimeField, AmountField string
+	// Start is the event time of record 0. Default DefaultStart. The demo sets it to the
+	// current time and Step to the interval between records, so event times follow the clock.
+	Start time.Time
+	// Step is how far the event time advances per record. Default DefaultStep.
+	Step time.Duration
+	// MaxDisorder bounds how far a record's event time can be behind the one it would have in
+	// order: the jitter is in [0, MaxDisorder). Default DefaultMaxDisorder; negative means
+	// none.
+	MaxDisorder time.Duration
+}
+
+// Txn is the content of a well-formed record.
+type Txn struct {
+	Card      string  // the card id, also the record key
+	Amount    float64 // a whole number of cents
+	EventTime int64   // epoch milliseconds
+	Seq       int64   // the record's index
+}
+
+// Validate reports a configuration that cannot generate records.
+func (c *Cards) Validate() error {
+	var errs []error
+	if c.Cards < 0 {
+		errs = append(errs, fmt.Errorf("gen: Cards is %d; want 0 (default %d) or more", c.Cards, DefaultCards))
+	}
+	if c.Partitions < 0 {
+		errs = append(errs, fmt.Errorf("gen: Partitions is %d; want 0 (default 1) or more", c.Partitions))
+	}
+	if c.BadEvery < 0 {
+		errs = append(errs, fmt.Errorf("gen: BadEvery is %d; want 0 (none) or more", c.BadEvery))
+	}
+	if c.Step < 0 {
+		errs = append(errs, fmt.Errorf("gen: Step is %s; want 0 (default %s) or more", c.Step, DefaultStep))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Cards) cards() int {
+	if c.Cards <= 0 {
+		return DefaultCards
+	}
+	return c.Cards
+}
+
+func (c *Cards) partitions() int32 {
+	if c.Partitions <= 0 {
+		return 1
+	}
+	return c.Partitions
+}
+
+func (c *Cards) fields() (key, ts, amount string) {
+	key, ts, amount = c.KeyField, c.TimeField, c.AmountField
+	if key == "" {
+		key = DefaultKeyField
+	}
+	if ts == "" {
+		ts = DefaultTimeField
+	}
+	if amount == "" {
+		amount = DefaultAmountField
+	}
+	return key, ts, amount
+}
+
+// Bad reports whether record i is malformed on purpose.
+func (c *Cards) Bad(i int64) bool {
+	return c.BadEvery > 0 && (i+1)%int64(c.BadEvery) == 0
+}
+
+// BadCount is the number of malformed records among records [from, to).
+func (c *Cards) BadCount(from, to int64) int64 {
+	if c.BadEvery <= 0 || to <= from {
+		return 0
+	}
+	n := int64(c.BadEvery)
+	return to/n - from/n
+}
+
+// Partition is the partition of a record with key: the FNV-1a 32-bit hash of the key modulo
+// partitions. Every record of a card goes to the same partition, as the processor keeps
+// state per partition. (Kafka's default partitioner uses murmur2 instead; produce with
+// kgo.ManualPartitioner so this choice is kept.)
+func Partition(key []byte, partitions int32) int32 {
+	h := uint32(2166136261)
+	for _, b := range key {
+		h ^= uint32(b)
+		h *= 16777619
+	}
+	return int32(h % uint32(partitions))
+}
+
+// Txn returns the content of record i and true, or false when record i is malformed (its
+// value then says nothing reliable).
+func (c *Cards) Txn(i int64) (Txn, bool) {
+	t, _ := c.txn(i)
+	return t, !c.Bad(i)
+}
+
+// txn draws record i's content and returns the random stream for further draws.
+func (c *Cards) txn(i int64) (Txn, *stream) {
+	r := &stream{s: mix64(c.Seed ^ mix64(uint64(i)))}
+	card := "card-" + strconv.FormatUint(r.next()%uint64(c.cards()), 10)
+	cents := 1 + r.next()%50000
+	start, step := c.Start, c.Step
+	if start.IsZero() {
+		start = DefaultStart
+	}
+	if step == 0 {
+		step = DefaultStep
+	}
+	disorder := c.MaxDisorder
+	if disorder == 0 {
+		disorder = DefaultMaxDisorder
+	}
+	ns := start.UnixNano() + i*int64(step)
+	jitter := r.next() // drawn even without disorder, so MaxDisorder does not shift the stream
+	if ms := disorder.Milliseconds(); ms > 0 {
+		ns -= int64(jitter%uint64(ms)) * int64(time.Millisecond)
+	}
+	return Txn{Card: card, Amount: float64(cents) / 100, EventTime: ns / int64(time.Millisecond), Seq: i}, r
+}
+
+// Record returns record i: its partition, key and JSON value. It is a pure function of the
+// configuration and i.
+func (c *Cards) Record(i int64) (partition int32, key, value []byte) {
+	t, r := c.txn(i)
+	key = []byte(t.Card)
+	partition = Partition(key, c.partitions())
+	if c.Bad(i) {
+		return partition, key, c.badValue(t, r.next())
+	}
+	return partition, key, appendValue(make([]byte, 0, 96), fieldsOf(c, t))
+}
+
+// field is one member of a record value: its name and its raw JSON value.
+type field struct {
+	name string
+	raw  []byte
+}
+
+func fieldsOf(c *Cards, t Txn) [4]field {
+	kf, tf, af := c.fields()
+	return [4]field{
+		{kf, appendJSONString(nil, t.Card)},
+		{af, strconv.AppendFloat(nil, t.Amount, 'f', -1, 64)},
+		{tf, strconv.AppendInt(nil, t.EventTime, 10)},
+		{"seq", strconv.AppendInt(nil, t.Seq, 10)},
+	}
+}
+
+func appendValue(b []byte, fs [4]field) []byte {
+	b = append(b, '{')
+	first := true
+	for _, f := range fs {
+		if f.name == "" { // dropped by a bad-record kind
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendJSONString(b, f.name)
+		b = append(b, ':')
+		b = append(b, f.raw...)
+	}
+	return append(b, '}')
+}
+
+// BadKinds names the kinds of malformed record, in the order [Cards.BadKind] numbers them.
+// Each is rejected by the processor's decoder (processor/decode.go) as a decode or schema
+// error, so it goes to the dead-letter topic.
+var BadKinds = []string{
+	"truncated-json",
+	"amount-string",
+	"amount-missing",
+	"key-null",
+	"key-missing",
+	"key-empty",
+	"key-bool",
+	"time-string",
+	"time-negative",
+	"time-fraction",
+	"amount-nan",
+	"amount-overflow",
+	"not-object",
+	"empty-value",
+	"invalid-utf8",
+}
+
+// BadKind returns the index in BadKinds of malformed record i's kind, or -1 when record i
+// is well-formed.
+func (c *Cards) BadKind(i int64) int {
+	if !c.Bad(i) {
+		return -1
+	}
+	_, r := c.txn(i)
+	return int(r.next() % uint64(len(BadKinds)))
+}
+
+func (c *Cards) badValue(t Txn, draw uint64) []byte {
+	fs := fieldsOf(c, t)
+	const key, amount, ts = 0, 1, 2
+	switch BadKinds[draw%uint64(len(BadKinds))] {
+	case "truncated-json":
+		v := appendValue(nil, fs)
+		return v[:len(v)/2]
+	case "amount-string":
+		fs[amount].raw = appendJSONString(nil, string(fs[amount].raw))
+	case "amount-missing":
+		fs[amount].name = ""
+	case "key-null":
+		fs[key].raw = []byte("null")
+	case "key-missing":
+		fs[key].name = ""
+	case "key-empty":
+		fs[key].raw = []byte(`""`)
+	case "key-bool":
+		fs[key].raw = []byte("true")
+	case "time-string":
+		fs[ts].raw = appendJSONString(nil, time.UnixMilli(t.EventTime).UTC().Format(time.RFC3339Nano))
+	case "time-negative":
+		fs[ts].raw = []byte("-1")
+	case "time-fraction":
+		fs[ts].raw = append(fs[ts].raw, ".5"...)
+	case "amount-nan":
+		fs[amount].raw = []byte("NaN") // not JSON at all
+	case "amount-overflow":
+		fs[amount].raw = []byte("1e999") // valid JSON, but not a finite float64
+	case "not-object":
+		return append(append([]byte("["), fs[key].raw...), ']')
+	case "empty-value":
+		return []byte{}
+	case "invalid-utf8":
+		fs[key].raw = []byte("\"" + t.Card + "\xff\"")
+	}
+	return appendValue(nil, fs)
+}
+
+// appendJSONString appends s quoted as a JSON string. Card ids and field names are plain
+// ASCII in practice; quotes, backslashes and control characters are escaped anyway.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch ch := s[i]; {
+		case ch == '"' || ch == '\\':
+			b = append(b, '\\', ch)
+		case ch < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[ch>>4], hex[ch&0xf])
+		default:
+			b = append(b, ch)
+		}
+	}
+	return append(b, '"')
+}
+
+// stream is a splitmix64 generator: tiny, fast and good enough to spread cards and amounts.
+type stream struct{ s uint64 }
+
+func (r *stream) next() uint64 {
+	r.s += 0x9e3779b97f4a7c15
+	return mix64(r.s)
+}
+
+func mix64(z uint64) uint64 {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}

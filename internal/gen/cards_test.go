@@ -1,0 +1,227 @@
+package gen_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"strconv"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kappa-stream/kappa/internal/gen"
+)
+
+func TestRecordIsDeterministic(t *testing.T) {
+	c := gen.Cards{Seed: 7, Partitions: 5, BadEvery: 10}
+	d := c // a copy generates the same records, in any order
+	for _, i := range []int64{999, 0, 17, 500, 1 << 40} {
+		p1, k1, v1 := c.Record(i)
+		p2, k2, v2 := d.Record(i)
+		if p1 != p2 || !bytes.Equal(k1, k2) || !bytes.Equal(v1, v2) {
+			t.Fatalf("record %d: got (%d %q %q) and (%d %q %q), want equal", i, p1, k1, v1, p2, k2, v2)
+		}
+	}
+	other := gen.Cards{Seed: 8, Partitions: 5, BadEvery: 10}
+	same := 0
+	for i := range int64(100) {
+		_, _, v1 := c.Record(i)
+		_, _, v2 := other.Record(i)
+		if bytes.Equal(v1, v2) {
+			same++
+		}
+	}
+	if same > 5 {
+		t.Fatalf("seeds 7 and 8 agree on %d of 100 records, want different streams", same)
+	}
+}
+
+func TestRecordDefaultsMatchTheExamplePipeline(t *testing.T) {
+	var c gen.Cards
+	p, key, value := c.Record(0)
+	tx, ok := c.Txn(0)
+	if !ok || p != 0 {
+		t.Fatalf("record 0: got ok=%v partition=%d, want true, 0", ok, p)
+	}
+	want := fmt.Sprintf(`{"card_id":%q,"amount":%s,"ts":%d,"seq":0}`,
+		tx.Card, strconv.FormatFloat(tx.Amount, 'f', -1, 64), tx.EventTime)
+	if string(value) != want {
+		t.Fatalf("value: got %s, want %s", value, want)
+	}
+	if string(key) != tx.Card {
+		t.Fatalf("key: got %q, want %q", key, tx.Card)
+	}
+	if base := gen.DefaultStart.UnixMilli(); tx.EventTime > base || tx.EventTime <= base-gen.DefaultMaxDisorder.Milliseconds() {
+		t.Fatalf("event time: got %d, want in (%d, %d]", tx.EventTime, base-gen.DefaultMaxDisorder.Milliseconds(), base)
+	}
+}
+
+func TestFieldNames(t *testing.T) {
+	c := gen.Cards{KeyField: "account", TimeField: "at", AmountField: "value"}
+	_, _, v := c.Record(3)
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(v, &m); err != nil {
+		t.Fatalf("value %s: %v", v, err)
+	}
+	for _, f := range []string{"account", "at", "value", "seq"} {
+		if _, ok := m[f]; !ok {
+			t.Errorf("value %s: field %q missing", v, f)
+		}
+	}
+}
+
+func TestPartitionIsStablePerCard(t *testing.T) {
+	c := gen.Cards{Seed: 1, Cards: 50, Partitions: 7, BadEvery: 13}
+	partOf := map[string]int32{}
+	used := map[int32]bool{}
+	for i := range int64(5000) {
+		p, key, _ := c.Record(i)
+		if p < 0 || p >= 7 {
+			t.Fatalf("record %d: partition %d, want in [0, 7)", i, p)
+		}
+		if p != gen.Partition(key, 7) {
+			t.Fatalf("record %d: partition %d, want Partition(%q) = %d", i, p, key, gen.Partition(key, 7))
+		}
+		if q, ok := partOf[string(key)]; ok && q != p {
+			t.Fatalf("card %s: partitions %d and %d, want one", key, q, p)
+		}
+		partOf[string(key)] = p
+		used[p] = true
+	}
+	if len(partOf) != 50 || len(used) != 7 {
+		t.Fatalf("got %d cards over %d partitions, want 50 over 7", len(partOf), len(used))
+	}
+	// The spread is FNV-1a 32 (the standard library's hash/fnv), so it never changes silently.
+	for _, k := range []string{"card-17", "card-0", "x"} {
+		h := fnv.New32a()
+		h.Write([]byte(k))
+		if got, want := gen.Partition([]byte(k), 1000), int32(h.Sum32()%1000); got != want {
+			t.Fatalf("Partition(%s, 1000): got %d, want %d", k, got, want)
+		}
+	}
+}
+
+func TestEventTimesHaveBoundedDisorder(t *testing.T) {
+	c := gen.Cards{Seed: 3, Step: 5 * time.Millisecond, MaxDisorder: time.Second}
+	var maxSeen int64
+	late := 0
+	for i := range int64(10000) {
+		tx, _ := c.Txn(i)
+		if tx.EventTime < maxSeen {
+			late++
+			if behind := maxSeen - tx.EventTime; behind >= time.Second.Milliseconds() {
+				t.Fatalf("record %d: %d ms behind the latest event time, want less than 1000", i, behind)
+			}
+		}
+		maxSeen = max(maxSeen, tx.EventTime)
+	}
+	if late == 0 {
+		t.Fatal("no record is out of order; want some disorder")
+	}
+	none := gen.Cards{Seed: 3, MaxDisorder: -1}
+	prev := int64(math.MinInt64)
+	for i := range int64(1000) {
+		tx, _ := none.Txn(i)
+		if tx.EventTime < prev {
+			t.Fatalf("MaxDisorder<0: record %d at %d after %d, want in order", i, tx.EventTime, prev)
+		}
+		prev = tx.EventTime
+	}
+}
+
+func TestBadRecords(t *testing.T) {
+	for _, tc := range []struct {
+		every int
+		n     int64
+	}{{0, 1000}, {1, 100}, {7, 1000}, {100, 10000}, {1000, 999}} {
+		t.Run(fmt.Sprintf("every=%d n=%d", tc.every, tc.n), func(t *testing.T) {
+			c := gen.Cards{Seed: 11, Partitions: 3, BadEvery: tc.every}
+			var bad int64
+			kinds := map[int]int{}
+			for i := range tc.n {
+				_, _, v := c.Record(i)
+				_, ok := c.Txn(i)
+				err := strictDecode(v)
+				switch {
+				case c.Bad(i) == ok:
+					t.Fatalf("record %d: Bad=%v but Txn ok=%v", i, c.Bad(i), ok)
+				case c.Bad(i) && err == nil:
+					t.Fatalf("record %d (%s) is meant to be malformed but decodes: %s", i, gen.BadKinds[c.BadKind(i)], v)
+				case !c.Bad(i) && err != nil:
+					t.Fatalf("record %d is meant to be valid: %v: %s", i, err, v)
+				}
+				if c.Bad(i) {
+					bad++
+					kinds[c.BadKind(i)]++
+				} else if c.BadKind(i) != -1 {
+					t.Fatalf("record %d: BadKind %d for a good record, want -1", i, c.BadKind(i))
+				}
+			}
+			want := int64(0)
+			if tc.every > 0 {
+				want = tc.n / int64(tc.every)
+			}
+			if bad != want || c.BadCount(0, tc.n) != want {
+				t.Fatalf("got %d malformed records (BadCount %d), want %d", bad, c.BadCount(0, tc.n), want)
+			}
+			if bad >= 1000 && len(kinds) != len(gen.BadKinds) {
+				t.Fatalf("got %d kinds of malformed record, want all %d", len(kinds), len(gen.BadKinds))
+			}
+		})
+	}
+	c := gen.Cards{BadEvery: 10}
+	if got := c.BadCount(5, 35); got != 3 { // records 9, 19, 29
+		t.Fatalf("BadCount(5, 35): got %d, want 3", got)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, c := range []gen.Cards{{Cards: -1}, {Partitions: -2}, {BadEvery: -3}, {Step: -time.Second}} {
+		if c.Validate() == nil {
+			t.Errorf("Validate(%+v): got nil, want an error", c)
+		}
+	}
+	if err := (&gen.Cards{}).Validate(); err != nil {
+		t.Errorf("Validate(zero): got %v, want nil", err)
+	}
+}
+
+// strictDecode applies the processor's rules (processor/decode.go) for the default fields:
+// a JSON object; card_id a non-empty string or a number; amount a finite number; ts integer
+// epoch milliseconds in years 1970 to 9999.
+func strictDecode(v []byte) error {
+	if !utf8.Valid(v) || !json.Valid(v) {
+		return fmt.Errorf("not valid UTF-8 JSON")
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(v, &m); err != nil {
+		return err
+	}
+	var key string
+	if err := json.Unmarshal(m["card_id"], &key); err != nil || key == "" {
+		return fmt.Errorf("bad key %s", m["card_id"])
+	}
+	raw := string(m["amount"])
+	if raw == "" || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+		return fmt.Errorf("bad amount %s", raw)
+	}
+	if f, err := strconv.ParseFloat(raw, 64); err != nil || math.IsInf(f, 0) {
+		return fmt.Errorf("bad amount %s", raw)
+	}
+	ts, err := strconv.ParseInt(string(m["ts"]), 10, 64)
+	if err != nil || ts < 0 || ts > 253402300799999 {
+		return fmt.Errorf("bad ts %s", m["ts"])
+	}
+	return nil
+}
+
+func BenchmarkRecord(b *testing.B) {
+	c := gen.Cards{Seed: 1, Partitions: 8, BadEvery: 100}
+	b.ReportAllocs()
+	for i := range int64(b.N) {
+		_, _, v := c.Record(i)
+		b.SetBytes(int64(len(v)))
+	}
+}

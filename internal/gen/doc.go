@@ -1,0 +1,12 @@
+// Package gen generates card-transaction records for tests, the demo and benchmarks: JSON
+// values such as
+//
+//	{"card_id":"card-17","amount":12.5,"ts":1767225600000,"seq":42}
+//
+// in the shape of examples/card-totals.yaml, with every Nth record malformed on purpose.
+//
+// Record i is a pure function of the configuration and i, so any record can be regenerated
+// without storing it, and two runs with the same configuration produce the same bytes. The
+// package owns record generation and producing records to Kafka; it must never consume, check
+// outputs (that is package verify) or depend on the processor.
+package gen

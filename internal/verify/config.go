@@ -1,0 +1,110 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kappa-stream/kappa/pipeline"
+)
+
+// Defaults of Config, matching examples/card-totals.yaml.
+const (
+	DefaultWaitTimeout = time.Minute
+	DefaultKeyField    = "card_id"
+	DefaultAmountField = "amount"
+	DefaultTimeField   = "ts"
+)
+
+// Config says what to verify: one aggregate pipeline's topics and consumer group, and what
+// the test did to it.
+type Config struct {
+	// Brokers are the seed brokers, host:port. Required.
+	Brokers []string
+	// ClientOpts are added to every client the verifier creates: TLS, SASL, logging.
+	ClientOpts []kgo.Opt
+
+	// Group is the pipeline's consumer group: its name. Required.
+	Group string
+	// Input is the pipeline's input topic. Required; one topic.
+	Input string
+	// Output is the pipeline's output topic. Required.
+	Output string
+	// DeadLetter is the pipeline's dead-letter topic ("<name>-dlq"). Empty when the pipeline
+	// has none: then every invalid input record counts as lost. A topic that does not exist
+	// counts as empty.
+	DeadLetter string
+	// Changelog is the pipeline's state changelog topic, checked only for open
+	// transactions. Optional.
+	Changelog string
+
+	// Generated is the number of records the test produced to Input.
+	Generated int64
+	// Faults is how many faults of each kind the test injected (kill9, sigterm, ...), for the
+	// verdict line.
+	Faults map[string]int
+	// MaxRecovery is the longest recovery the test measured, for the verdict line.
+	MaxRecovery time.Duration
+	// WaitTimeout bounds the wait for the group to commit the whole input and for open
+	// transactions to end. Default DefaultWaitTimeout.
+	WaitTimeout time.Duration
+
+	// KeyField, AmountField and TimeField are the input's JSON fields, as in the pipeline
+	// definition. Defaults DefaultKeyField, DefaultAmountField, DefaultTimeField.
+	KeyField, AmountField, TimeField string
+	// TimeFormat is how TimeField is written. Default pipeline.TimeEpochMillis.
+	TimeFormat pipeline.TimeFormat
+}
+
+// Validate reports missing or invalid settings, all at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("verify: no Brokers; want at least one host:port"))
+	}
+	for _, f := range [][2]string{{"Group", c.Group}, {"Input", c.Input}, {"Output", c.Output}} {
+		if f[1] == "" {
+			errs = append(errs, fmt.Errorf("verify: %s is empty; it is required", f[0]))
+		}
+	}
+	if c.Input != "" && (c.Input == c.Output || c.Input == c.DeadLetter) {
+		errs = append(errs, fmt.Errorf("verify: topic %q is both the input and an output", c.Input))
+	}
+	if c.Output != "" && c.Output == c.DeadLetter {
+		errs = append(errs, fmt.Errorf("verify: topic %q is both the output and the dead-letter topic", c.Output))
+	}
+	if c.Generated < 0 {
+		errs = append(errs, fmt.Errorf("verify: Generated is %d; want 0 or more", c.Generated))
+	}
+	if c.WaitTimeout < 0 {
+		errs = append(errs, fmt.Errorf("verify: WaitTimeout is %s; want 0 (default %s) or more", c.WaitTimeout, DefaultWaitTimeout))
+	}
+	switch c.TimeFormat {
+	case "", pipeline.TimeEpochMillis, pipeline.TimeRFC3339:
+	default:
+		errs = append(errs, fmt.Errorf("verify: TimeFormat %q; want %q or %q", c.TimeFormat, pipeline.TimeEpochMillis, pipeline.TimeRFC3339))
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns c with defaults applied.
+func (c Config) withDefaults() Config {
+	if c.WaitTimeout == 0 {
+		c.WaitTimeout = DefaultWaitTimeout
+	}
+	if c.KeyField == "" {
+		c.KeyField = DefaultKeyField
+	}
+	if c.AmountField == "" {
+		c.AmountField = DefaultAmountField
+	}
+	if c.TimeField == "" {
+		c.TimeField = DefaultTimeField
+	}
+	if c.TimeFormat == "" {
+		c.TimeFormat = pipeline.TimeEpochMillis
+	}
+	return c
+}
