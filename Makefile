@@ -45,11 +45,26 @@ test-kafka: ## run the suites against the real broker of `make kafka-up` (or KAF
 		echo "test-kafka: no broker: run 'make kafka-up' first or set KAFKA_BROKERS=host:port" >&2; exit 1; fi
 	@echo "test-kafka: KAFKA_BROKERS=$(KAFKA_BROKERS)"
 	KAFKA_BROKERS=$(KAFKA_BROKERS) KAPPA_REQUIRE_REAL_KAFKA=1 \
-		$(GOTEST) -count=1 ./... | $(REPORT)
+		$(GOTEST) -count=1 $$($(GO) list ./... | grep -v /internal/eostest) | $(REPORT)
+
+# The size of `make test-eos`; .ci/run passes smaller ones.
+EOS_RECORDS ?= 200000
+EOS_KILLS ?= 12
+EOS_DURATION ?= 120s
+
+.PHONY: test-eos
+test-eos: ## T1 (kill -9) and T2 (rebalance) with 3 kappa processes against KAFKA_BROKERS; prints the verdict lines
+	@if [ -z "$(KAFKA_BROKERS)" ]; then \
+		echo "test-eos: no broker: run 'make kafka-up' first or set KAFKA_BROKERS=host:port" >&2; exit 1; fi
+	@echo "test-eos: KAFKA_BROKERS=$(KAFKA_BROKERS) records=$(EOS_RECORDS) kills=$(EOS_KILLS) duration=$(EOS_DURATION)"
+	KAFKA_BROKERS=$(KAFKA_BROKERS) KAPPA_REQUIRE_REAL_KAFKA=1 \
+		KAPPA_EOS_RECORDS=$(EOS_RECORDS) KAPPA_EOS_KILLS=$(EOS_KILLS) KAPPA_EOS_DURATION=$(EOS_DURATION) \
+		$(GO) test -json -count=1 -timeout 40m -run '^TestEOS' ./internal/eostest | $(REPORT)
 
 .PHONY: bench
-bench: ## run the Go benchmarks (compare runs with benchstat)
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: ## pipeline records/s, exactly-once and at-least-once, vs raw consume (KAFKA_BROKERS or in-process); then micro-benchmarks
+	KAFKA_BROKERS=$(KAFKA_BROKERS) $(GO) test -run '^$$' -bench '^BenchmarkPipeline$$' -benchtime 1x -timeout 30m ./cmd/kappa
+	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /cmd/kappa)
 
 .PHONY: kafka-up
 kafka-up: ## start a real Apache Kafka 4.x broker from Maven Central jars (no Docker)

@@ -65,11 +65,15 @@ func dockerHealthy(ctx context.Context) (err error) {
 }
 
 // Main runs a package's tests and then stops the Kafka container they shared, if one was
-// started. Call it from TestMain in packages whose tests use [New] or [Real]:
+// started, and runs cleanups (for what the package's tests share). Call it from TestMain in
+// packages whose tests use [New] or [Real]:
 //
 //	func TestMain(m *testing.M) { kafkatest.Main(m) }
-func Main(m *testing.M) {
+func Main(m *testing.M, cleanups ...func()) {
 	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
 	if container.c != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		if err := container.c.Terminate(ctx); err != nil && !errors.Is(err, context.Canceled) {
