@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kappa-stream/kappa/internal/gen"
 	"github.com/kappa-stream/kappa/pipeline"
 	"github.com/kappa-stream/kappa/processor"
 )
@@ -71,7 +70,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "kappa demo: embedded Kafka at %s (data in %s), pipeline %q from %s\n", f.brokers, kdir, def.Name, f.file)
 
-	genCl, err := kgo.NewClient(kgo.SeedBrokers(f.brokers), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	genCl, err := kgo.NewClient(append(gen.ClientOpts(), kgo.SeedBrokers(f.brokers))...)
 	if err != nil {
 		return err
 	}
@@ -80,15 +79,29 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := createIfMissing(ctx, kadm.NewClient(genCl), input, int32(*partitions)); err != nil {
 		return err
 	}
+	// Card transactions with event times that follow the clock, a little out of order, and
+	// one malformed record in 500 so the dead-letter topic has something to show.
+	cards := gen.Cards{
+		Seed: uint64(time.Now().UnixNano()), Partitions: int32(*partitions), BadEvery: 500,
+		KeyField: def.Input.KeyField, TimeField: def.Input.EventTime.Field, AmountField: def.Operators[0].Aggregate.Field,
+		Start: time.Now(), Step: time.Second / time.Duration(max(1, *rate)),
+	}
+	if def.Input.EventTime.Format != pipeline.TimeEpochMillis {
+		return fmt.Errorf("demo: the generator writes epoch_millis event times; %s has %s", f.file, def.Input.EventTime.Format)
+	}
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	genErr := make(chan error, 1)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		generateCards(ctx, genCl, input, int32(*partitions), *rate, def)
+		if _, err := cards.Run(ctx, genCl, input, 0, *rate); err != nil && ctx.Err() == nil {
+			genErr <- err
+			cancel()
+		}
 	}()
 
 	hooks := &pipelineHooks{started: func(p *processor.Processor, lag func() int64, adminAddr net.Addr) {
@@ -103,6 +116,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}}
 	if _, err := runPipeline(ctx, def, f, log, hooks); err != nil {
 		return err
+	}
+	select {
+	case err := <-genErr:
+		return fmt.Errorf("demo: generator: %w", err)
+	default:
 	}
 	fmt.Fprintln(stdout, "kappa demo: stopped cleanly")
 	return nil
@@ -143,44 +161,4 @@ func summarize(ctx context.Context, w io.Writer, p *processor.Processor, lag fun
 			prev, prevAt = s, now
 		}
 	}
-}
-
-// generateCards produces card transactions at about rate per second until ctx ends: 500
-// cards, amounts of a few cents to a few hundred, event times a little out of order, and one
-// malformed record in 500 so the dead-letter topic has something to show.
-func generateCards(ctx context.Context, cl *kgo.Client, topic string, partitions int32, rate int, def *pipeline.Definition) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	const tick = 100 * time.Millisecond
-	perTick := max(1, rate/int(time.Second/tick))
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	var seq int64
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			for range perTick {
-				seq++
-				card := "card-" + strconv.Itoa(rng.IntN(500))
-				ts := now.UnixMilli() - rng.Int64N(2000)
-				value := fmt.Sprintf(`{%q:%q,%q:%d,%q:%.2f,"seq":%d}`,
-					def.Input.KeyField, card, def.Input.EventTime.Field, ts, def.Operators[0].Aggregate.Field, rng.Float64()*300, seq)
-				if seq%500 == 0 {
-					value = value[:len(value)/2] // truncated JSON
-				}
-				p := int32(fnv32(card) % uint32(partitions))
-				cl.Produce(ctx, &kgo.Record{Topic: topic, Partition: p, Key: []byte(card), Value: []byte(value)}, nil)
-			}
-		}
-	}
-}
-
-func fnv32(s string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h ^= uint32(s[i])
-		h *= 16777619
-	}
-	return h
 }

@@ -41,6 +41,7 @@ type runFlags struct {
 	stateDir           string
 	logLevel           string
 	transactionTimeout time.Duration
+	sessionTimeout     time.Duration
 	shutdownTimeout    time.Duration
 }
 
@@ -53,6 +54,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.stateDir, "state-dir", "", "state directory (default: the pipeline's state_dir)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&f.transactionTimeout, "transaction-timeout", 30*time.Second, "Kafka transaction timeout; at least 10x the commit interval and at most the broker's transaction.max.timeout.ms")
+	fs.DurationVar(&f.sessionTimeout, "session-timeout", 30*time.Second, "group session timeout: how long a stopped static member keeps its partitions before the group moves them (a restart within it causes no rebalance)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "bound on finishing the open transaction at shutdown")
 }
 
@@ -161,6 +163,7 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 				Topics:             def.Input.Topics,
 				ExactlyOnce:        def.ExactlyOnce,
 				TransactionTimeout: f.transactionTimeout,
+				SessionTimeout:     f.sessionTimeout,
 				Logger:             log,
 				Metrics:            srcMetrics,
 				Opts:               []kgo.Opt{kgo.WithHooks(kpromMetrics)},

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/kappa-stream/kappa/internal/gen"
+	"github.com/kappa-stream/kappa/internal/kafkatest"
+	"github.com/kappa-stream/kappa/pipeline"
+	"github.com/kappa-stream/kappa/processor"
+)
+
+// BenchmarkPipeline measures the records per second of the card-totals pipeline with
+// exactly-once and with at-least-once, next to the rate at which a bare franz-go consumer
+// reads the same records (read_committed) from the same broker on the same machine.
+// `make bench` runs it once; KAPPA_BENCH_RECORDS sets the input size (default 200000) and
+// KAFKA_BROKERS a real broker (otherwise the in-process one).
+//
+// Each rate counts from the first record seen to the last one committed (for the raw
+// consumer: fetched), so group joins and restores are not part of it.
+func BenchmarkPipeline(b *testing.B) {
+	n := int64(200000)
+	if v := os.Getenv("KAPPA_BENCH_RECORDS"); v != "" {
+		var err error
+		if n, err = strconv.ParseInt(v, 10, 64); err != nil || n <= 0 {
+			b.Fatalf("KAPPA_BENCH_RECORDS=%q: want a positive count", v)
+		}
+	}
+	broker := kafkatest.New(b)
+	const partitions = 4
+	input := broker.CreateTopic(partitions, nil)
+	cards := gen.Cards{Seed: 1, Partitions: partitions, Cards: 10000}
+	if _, err := cards.Produce(context.Background(), broker.Client(gen.ClientOpts()...), input, n); err != nil {
+		b.Fatalf("produce the input: %v", err)
+	}
+
+	var raw, eos, alo float64
+	b.Run("raw-consume", func(b *testing.B) {
+		for b.Loop() {
+			raw = rawConsume(b, broker, input, n)
+		}
+		b.ReportMetric(raw, "records/s")
+	})
+	b.Run("exactly-once", func(b *testing.B) {
+		for b.Loop() {
+			eos = pipelineRate(b, broker, input, n, true)
+		}
+		b.ReportMetric(eos, "records/s")
+	})
+	b.Run("at-least-once", func(b *testing.B) {
+		for b.Loop() {
+			alo = pipelineRate(b, broker, input, n, false)
+		}
+		b.ReportMetric(alo, "records/s")
+	})
+	if raw > 0 {
+		// Printed, not logged: a parent benchmark's log does not show without -v.
+		fmt.Printf("bench: broker=%s records=%d partitions=%d commit_interval=100ms raw_consume_per_s=%.0f exactly_once_per_s=%.0f at_least_once_per_s=%.0f exactly_once_ratio=%.2f at_least_once_ratio=%.2f\n",
+			broker.Kind, n, partitions, raw, eos, alo, eos/raw, alo/raw)
+	}
+}
+
+// rawConsume reads n records of topic with a bare read_committed consumer (no group) and
+// returns the records per second from its first poll to its last.
+func rawConsume(b *testing.B, broker *kafkatest.Broker, topic string, n int64) float64 {
+	cl := broker.Client(
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var got int64
+	start := time.Now()
+	for got < n {
+		fs := cl.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			b.Fatalf("raw consume: %v after %d of %d records", err, got, n)
+		}
+		got += int64(fs.NumRecords())
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// pipelineRate runs the card-totals pipeline over n records of input and returns the
+// records per second from the first record processed to the commit of the last.
+func pipelineRate(b *testing.B, broker *kafkatest.Broker, input string, n int64, exactlyOnce bool) float64 {
+	name := kafkatest.Name(b, "bench")
+	def := &pipeline.Definition{
+		Name: name,
+		Input: pipeline.Input{
+			Topics:    []string{input},
+			Format:    pipeline.FormatJSON,
+			KeyField:  gen.DefaultKeyField,
+			EventTime: pipeline.EventTime{Field: gen.DefaultTimeField, Format: pipeline.TimeEpochMillis},
+		},
+		Operators:   []pipeline.Operator{{Aggregate: &pipeline.Aggregate{Field: gen.DefaultAmountField}}},
+		Output:      pipeline.Output{Topic: name + "-out"},
+		ExactlyOnce: exactlyOnce,
+		StateDir:    b.TempDir(),
+	}
+	def.ApplyDefaults()
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = broker.Admin().DeleteTopics(ctx, def.Output.Topic, def.ChangelogTopic(), processor.DeadLetterTopic(def))
+	})
+	f := runFlags{
+		brokers: strings.Join(broker.Addrs, ","), instanceID: "bench", transactionTimeout: 30 * time.Second,
+		sessionTimeout: 30 * time.Second, shutdownTimeout: 15 * time.Second,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan *processor.Processor, 1)
+	done := make(chan error, 1)
+	go func() {
+		_, err := runPipeline(ctx, def, f, zap.NewNop(), &pipelineHooks{started: func(p *processor.Processor, _ func() int64, _ net.Addr) {
+			started <- p
+		}})
+		done <- err
+	}()
+	var p *processor.Processor
+	select {
+	case p = <-started:
+	case err := <-done:
+		b.Fatalf("pipeline did not start: %v", err)
+	}
+
+	adm := broker.Admin()
+	deadline := time.Now().Add(5 * time.Minute)
+	var first time.Time
+	for {
+		if first.IsZero() && p.Snapshot().RecordsIn > 0 {
+			first = time.Now()
+		}
+		if !first.IsZero() {
+			offs, err := adm.FetchOffsets(ctx, name)
+			if err == nil {
+				var sum int64
+				offs.Each(func(o kadm.OffsetResponse) { sum += o.At })
+				if sum >= n {
+					break
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("pipeline did not commit %d records within 5m: %+v", n, p.Snapshot())
+		}
+		select {
+		case err := <-done:
+			b.Fatalf("pipeline stopped: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	rate := float64(n) / time.Since(first).Seconds()
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatalf("pipeline: %v", err)
+	}
+	return rate
+}

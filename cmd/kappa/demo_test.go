@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+)
+
+// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var (
+	summaryLine = regexp.MustCompile(`(?m)^kappa: in=(\d+) \(\d+/s\) out=(\d+) \(\d+/s\) lag=\d+ dlq=(\d+) commits=(\d+) aborts=\d+ restored=\d+ last_commit=\S+( ago)?$`)
+	metricsLine = regexp.MustCompile(`metrics at (http://\S+/metrics)`)
+)
+
+// TestDemo runs `kappa demo` (what `make run` runs) until its summary line shows records
+// flowing through committed transactions, checks its metrics, and stops it as Ctrl-C would.
+func TestDemo(t *testing.T) {
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"demo",
+			"-f", "../../examples/card-totals.yaml",
+			"-dir", t.TempDir(),
+			"-admin-addr", "127.0.0.1:0",
+			"-rate", "2000",
+			"-summary-every", "300ms",
+		}, &stdout, &stderr)
+	}()
+
+	deadline := time.Now().Add(60 * time.Second)
+	var m []string
+	for {
+		for _, l := range summaryLine.FindAllStringSubmatch(stdout.String(), -1) {
+			if out, _ := strconv.Atoi(l[2]); out > 0 {
+				m = l
+			}
+		}
+		if m != nil {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("demo ended early: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no summary line with output records within 60s\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		}
+	}
+	if commits, _ := strconv.Atoi(m[4]); commits == 0 {
+		t.Errorf("summary line %q shows output but no commit", m[0])
+	}
+	t.Logf("demo: %s", strings.TrimPrefix(m[0], "kappa: "))
+
+	mm := metricsLine.FindStringSubmatch(stdout.String())
+	if mm == nil {
+		t.Fatalf("demo did not print its metrics address:\n%s", stdout.String())
+	}
+	checkMetrics(t, mm[1])
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("demo stopped with %v\nstderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo did not stop within 30s of the interrupt")
+	}
+	if !strings.Contains(stdout.String(), "kappa demo: stopped cleanly") {
+		t.Errorf("no clean-stop line in:\n%s", stdout.String())
+	}
+}
+
+// checkMetrics scrapes url and requires the processor's metrics and franz-go's, with no
+// lint problems in Kappa's own.
+func checkMetrics(t *testing.T, url string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape %s: status %d, %v", url, resp.StatusCode, err)
+	}
+	text := string(body)
+	for _, name := range []string{
+		"kappa_processor_records_in_total{",
+		"kappa_processor_records_out_total{",
+		"kappa_processor_transactions_total{",
+		"kappa_processor_commit_duration_seconds_bucket{",
+		"kappa_processor_rebalances_total",
+		"kappa_processor_restored_records_total",
+		"kappa_state_disk_usage_bytes",
+		"kappa_source_consumer_lag_records{",
+		"kappa_kafka_", // franz-go's client metrics through kprom
+		"go_goroutines",
+		"process_resident_memory_bytes",
+	} {
+		if !strings.Contains(text, name) {
+			t.Errorf("metrics lack %s", name)
+		}
+	}
+	problems, err := promlint.New(bytes.NewReader(body)).Lint()
+	if err != nil {
+		t.Fatalf("lint metrics: %v", err)
+	}
+	for _, p := range problems {
+		if strings.HasPrefix(p.Metric, "kappa_processor_") || strings.HasPrefix(p.Metric, "kappa_state_") || strings.HasPrefix(p.Metric, "kappa_source_") {
+			t.Errorf("metric %s: %s", p.Metric, p.Text)
+		}
+	}
+}
