@@ -25,8 +25,10 @@ type Client interface {
 	// Produce sends out asynchronously and calls done with its offset or an error. It must
 	// not block on the broker.
 	Produce(out *model.Output, done func(offset int64, err error))
-	// End flushes what was produced and, when commit is true, commits the outputs together
-	// with the offsets of every polled record; otherwise it aborts. It reports whether the
+	// End flushes what was produced and, when commit is true and every record produced in
+	// the transaction was acknowledged, commits the outputs together with the offsets of
+	// every polled record; otherwise it aborts. The decision is taken after the flush: a
+	// record that fails during it turns the commit into an abort. It reports whether the
 	// commit happened. After an abort the client rewinds to the committed offsets, so the
 	// aborted records are polled again. A non-nil error means the outcome is unknown or the
 	// client is unusable: the processor discards the client and rebuilds state from the

@@ -207,7 +207,9 @@ func fatalf(format string, args ...any) error {
 func (p *Processor) runClient(ctx context.Context) error {
 	cl, err := p.cfg.NewClient(p)
 	if err != nil {
-		return fmt.Errorf("processor: new kafka client: %w", err)
+		// Creating a client does not talk to Kafka: a failure is configuration, and
+		// retrying cannot fix it.
+		return fatalf("processor: new kafka client: %w", err)
 	}
 	p.running.Store(true)
 	r := &run{p: p, cl: cl, tasks: map[int32]*task{}}
@@ -451,6 +453,12 @@ func (r *run) end(ctx context.Context) error {
 	r.prodErr = nil
 	r.prodMu.Unlock()
 
+	if committed && prodErr != nil {
+		// The client broke its contract: the transaction holds outputs without the state
+		// changes that go with them. Continuing would build on a changelog that disagrees
+		// with the outputs.
+		return fatalf("processor: the transaction committed although a produce failed (%v); stopping, this is a bug", prodErr)
+	}
 	if committed {
 		r.prodMu.Lock() // the changelog offsets were set by produce callbacks
 		defer r.prodMu.Unlock()

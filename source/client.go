@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -53,6 +54,8 @@ type Client struct {
 	cl   *kgo.Client
 	sess *kgo.GroupTransactSession // nil when at-least-once
 	log  *zap.Logger
+
+	failed atomic.Bool // a record produced since the last End failed
 }
 
 // NewClient joins the group. onAssigned and onRevoked receive the partition numbers (of all
@@ -85,6 +88,7 @@ func NewClient(cfg Config, onAssigned, onRevoked func([]int32)) (*Client, error)
 		kgo.ConsumeTopics(cfg.Topics...),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.SessionTimeout(cfg.SessionTimeout),
+		kgo.HeartbeatInterval(min(3*time.Second, cfg.SessionTimeout/3)),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.BlockRebalanceOnPoll(),
@@ -222,19 +226,32 @@ func (c *Client) Produce(out *model.Output, done func(offset int64, err error)) 
 		}
 	}
 	// The context only bounds buffering; End's flush waits for every record.
-	c.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) { done(r.Offset, err) })
+	c.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+		if err != nil {
+			c.failed.Store(true)
+		}
+		done(r.Offset, err)
+	})
 }
 
 // End implements processor.Client.
 func (c *Client) End(ctx context.Context, commit bool) (bool, error) {
+	// The commit decision is made only after every record of the transaction was
+	// acknowledged or failed: the caller's view of failures is complete only then, and a
+	// transaction missing one record (a changelog record, say) must never commit.
+	if err := c.cl.Flush(ctx); err != nil {
+		if c.sess != nil {
+			// The session still has to end; the abort is what the outcome will be.
+			_, _ = c.sess.End(ctx, kgo.TryAbort)
+		}
+		return false, fmt.Errorf("source: flush outputs: %w", err)
+	}
+	commit = commit && !c.failed.Swap(false)
 	if c.sess != nil {
 		committed, err := c.sess.End(ctx, kgo.TransactionEndTry(commit))
 		return committed, fenced(err)
 	}
 	// At-least-once: outputs are acknowledged before the offsets are committed.
-	if err := c.cl.Flush(ctx); err != nil {
-		return false, fmt.Errorf("source: flush outputs: %w", err)
-	}
 	if !commit {
 		return false, errors.New("source: outputs failed; rejoining to rewind to the committed offsets")
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/kappa-stream/kappa/internal/gen"
 	"github.com/kappa-stream/kappa/internal/kafkatest"
 	"github.com/kappa-stream/kappa/internal/verify"
@@ -159,6 +161,10 @@ func (su *setup) verdict(t *testing.T, f *fleet, generated int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	if err := su.waitCaughtUp(ctx, 3*time.Minute); err != nil {
+		t.Errorf("%v\n%s", err, f.logs(15))
+	}
+	close(f.quiet)
 	faults, maxRecovery := f.finish()
 	v, err := verify.Run(ctx, verify.Config{
 		Brokers:     su.broker.Addrs,
@@ -184,6 +190,36 @@ func (su *setup) verdict(t *testing.T, f *fleet, generated int64) {
 		t.Fatalf("verdict is not clean\n%s", f.logs(15))
 	}
 	f.finish()
+}
+
+// waitCaughtUp waits until the group has committed every input record.
+func (su *setup) waitCaughtUp(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	adm := su.broker.Admin()
+	var behind int64
+	for {
+		ends, err := adm.ListEndOffsets(ctx, su.input)
+		if err == nil {
+			var offs kadm.OffsetResponses
+			offs, err = adm.FetchOffsets(kadm.RequireStable(ctx), su.name)
+			if err == nil {
+				behind = 0
+				ends.Each(func(e kadm.ListedOffset) {
+					o, _ := offs.Lookup(e.Topic, e.Partition)
+					behind += e.Offset - max(o.At, 0)
+				})
+				if behind == 0 {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the group did not commit all input within %s: %d records behind (last error: %v)", timeout, behind, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // TestEOSKill9 is T1: three instances process the input while instances are killed with

@@ -44,6 +44,8 @@ type fleet struct {
 	dir      string
 	extra    []string // extra flags of kappa run
 
+	quiet chan struct{} // closed once all input is committed: nothing is left to recover
+
 	mu          sync.Mutex
 	procs       map[string]*proc
 	faults      map[string]int
@@ -65,7 +67,7 @@ type proc struct {
 func newFleet(t *testing.T, bin, pipeline, brokers string, extra ...string) *fleet {
 	f := &fleet{
 		t: t, bin: bin, pipeline: pipeline, brokers: brokers, dir: t.TempDir(), extra: extra,
-		procs: map[string]*proc{}, faults: map[string]int{},
+		procs: map[string]*proc{}, faults: map[string]int{}, quiet: make(chan struct{}),
 	}
 	t.Cleanup(f.killAll)
 	return f
@@ -107,7 +109,10 @@ func (f *fleet) restart(id string, faultAt time.Time) {
 	f.recoveries.Add(1)
 	go func() {
 		defer f.recoveries.Done()
-		if err := waitCommitted(p, 2*time.Minute); err != nil {
+		switch err := waitCommitted(p, f.quiet, 2*time.Minute); {
+		case errors.Is(err, errQuiet):
+			return // restarted after the last input it could have processed
+		case err != nil:
 			f.fail("instance %s did not commit within 2m of its restart: %v", id, err)
 			return
 		}
@@ -277,8 +282,11 @@ func (f *fleet) logs(n int) string {
 
 var committedLine = regexp.MustCompile(`(?m)^kappa_processor_transactions_total\{result="committed"\} (\S+)$`)
 
-// waitCommitted waits until p has committed a transaction, by its /metrics.
-func waitCommitted(p *proc, timeout time.Duration) error {
+var errQuiet = errors.New("all input was committed first")
+
+// waitCommitted waits until p has committed a transaction, by its /metrics, or until quiet
+// is closed (errQuiet).
+func waitCommitted(p *proc, quiet <-chan struct{}, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cl := &http.Client{Timeout: 2 * time.Second}
@@ -286,6 +294,8 @@ func waitCommitted(p *proc, timeout time.Duration) error {
 		select {
 		case <-p.exited:
 			return errors.New("it exited")
+		case <-quiet:
+			return errQuiet
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
