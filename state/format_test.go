@@ -21,14 +21,16 @@ func TestKeyLayout(t *testing.T) {
 		{"data key", appendDataKey(nil, 1, []byte("k")), []byte{0, 0, 0, 1, 1, 'k'}},
 		{"data key, max partition", appendDataKey(nil, math.MaxInt32, nil), []byte{0x7f, 0xff, 0xff, 0xff, 1}},
 		{"header key", headerKey, append([]byte{0xff}, "kappa-state-format"...)},
-		{"encoded applied", encodeApplied(nil, Applied{Input: map[string]int64{"b": 2, "a": 1}, Changelog: 7}),
+		{
+			"encoded applied", encodeApplied(nil, Applied{Input: map[string]int64{"b": 2, "a": 1}, Changelog: 7}),
 			withCRC([]byte{
 				1,                      // version
 				0, 0, 0, 0, 0, 0, 0, 7, // changelog
 				0, 2, // topics
 				1, 'a', 0, 0, 0, 0, 0, 0, 0, 1,
 				1, 'b', 0, 0, 0, 0, 0, 0, 0, 2,
-			})},
+			}),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -27,15 +27,20 @@ func TestMetamorphic(t *testing.T) {
 	if fixed {
 		runs = 1
 	}
+	sets := 0
 	for i := range uint64(runs) {
 		seed := seed + i
 		ops, want := generateOps(seed, nOps)
 		for _, set := range optionSets(seed) {
+			sets++
 			t.Run(fmt.Sprintf("seed=%d/%s", seed, set.name), func(t *testing.T) {
 				got := runOps(t, set.tune, ops)
 				compareHistories(t, seed, set.name, ops, got, want)
 			})
 		}
+	}
+	if !t.Failed() {
+		t.Logf("T5: seed=%d sequences=%d ops=%d runs=%d identical_histories=true", seed, runs, nOps, sets)
 	}
 }
 

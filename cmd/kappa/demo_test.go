@@ -46,7 +46,8 @@ func TestDemo(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"demo",
+		done <- run(ctx, []string{
+			"demo",
 			"-f", "../../examples/card-totals.yaml",
 			"-dir", t.TempDir(),
 			"-admin-addr", "127.0.0.1:0",

@@ -58,7 +58,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "bound on finishing the open transaction at shutdown")
 }
 
-func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs := newFlagSet("run", stderr)
 	var f runFlags
 	f.register(fs)
@@ -98,9 +98,9 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 	if f.instanceID == "" {
 		return nil, usageError{"run: --instance-id is empty and the host name is unknown; set --instance-id"}
 	}
-	if min := 10 * def.CommitInterval; f.transactionTimeout < min {
+	if least := 10 * def.CommitInterval; f.transactionTimeout < least {
 		return nil, usageError{fmt.Sprintf("run: --transaction-timeout %s is too close to commit_interval %s; use at least %s",
-			f.transactionTimeout, def.CommitInterval, min)}
+			f.transactionTimeout, def.CommitInterval, least)}
 	}
 	brokers := strings.Split(f.brokers, ",")
 	log = log.With(zap.String("pipeline", def.Name), zap.String("instance", f.instanceID))

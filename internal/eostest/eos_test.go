@@ -216,7 +216,7 @@ func (su *setup) waitCaughtUp(ctx context.Context, timeout time.Duration) error 
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the group did not commit all input within %s: %d records behind (last error: %v)", timeout, behind, err)
+			return fmt.Errorf("the group did not commit all input within %s: %d records behind (last error: %w)", timeout, behind, err)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,12 +21,12 @@ import (
 	"time"
 )
 
-// buildKappa builds cmd/kappa into dir and returns the binary's path.
+// buildKappa builds cmd/kappa into dir with the go command on PATH (the one running the
+// tests) and returns the binary's path.
 func buildKappa(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "kappa")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(gobin, "build", "-o", bin, "github.com/kappa-stream/kappa/cmd/kappa")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/kappa-stream/kappa/cmd/kappa")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build kappa: %v\n%s", err, out)
 	}
@@ -84,8 +83,10 @@ func (f *fleet) start(id string) *proc {
 		f.t.Fatal(err)
 	}
 	fmt.Fprintf(logf, "=== start %s at %s\n", id, time.Now().Format(time.RFC3339Nano))
-	args := append([]string{"run", "-f", f.pipeline, "--brokers", f.brokers, "--instance-id", id,
-		"--state-dir", stateDir, "--admin-addr", admin, "--log-level", "info"}, f.extra...)
+	args := append([]string{
+		"run", "-f", f.pipeline, "--brokers", f.brokers, "--instance-id", id,
+		"--state-dir", stateDir, "--admin-addr", admin, "--log-level", "info",
+	}, f.extra...)
 	cmd := exec.Command(f.bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {

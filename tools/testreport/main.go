@@ -14,7 +14,7 @@ import (
 // reportLine matches a test log line of the form "file.go:12: name: key=value ...", which
 // the report shows even for passing tests: the figures a test exists to produce, such as
 // "verdict: ...", "parity: ..." or "smoke: ...".
-var reportLine = regexp.MustCompile(`^\s+\S+\.go:\d+: ([a-z][a-z0-9_-]*: [a-z][a-z0-9_]*=.*)$`)
+var reportLine = regexp.MustCompile(`^\s+\S+\.go:\d+: ([A-Za-z][A-Za-z0-9_-]*: [a-z][a-z0-9_]*=.*)$`)
 
 // event is one line of `go test -json` (cmd/test2json).
 type event struct {
