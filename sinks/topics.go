@@ -90,8 +90,10 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) (int32, error
 		return 0, err
 	}
 
-	if _, ok, err := partitionsOf(t.DeadLetter); err != nil {
+	if p, ok, err := partitionsOf(t.DeadLetter); err != nil {
 		return 0, err
+	} else if ok && p < n {
+		return 0, fmt.Errorf("sinks: dead-letter topic %q has %d partitions, fewer than the inputs' %d; dead letters keep the input partition: add partitions to it", t.DeadLetter, p, n)
 	} else if !ok {
 		if err := create(ctx, adm, t.DeadLetter, n, nil); err != nil {
 			return 0, err

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -60,7 +61,8 @@ type proc struct {
 	cmd      *exec.Cmd
 	log      *os.File
 	exited   chan struct{}
-	err      error // the exit status, once exited is closed
+	err      error       // the exit status, once exited is closed
+	stopped  atomic.Bool // the fleet killed or stopped it
 }
 
 func newFleet(t *testing.T, bin, pipeline, brokers string, extra ...string) *fleet {
@@ -113,6 +115,8 @@ func (f *fleet) restart(id string, faultAt time.Time) {
 		switch err := waitCommitted(p, f.quiet, 2*time.Minute); {
 		case errors.Is(err, errQuiet):
 			return // restarted after the last input it could have processed
+		case p.stopped.Load():
+			return // killed again before it committed: the next restart is measured
 		case err != nil:
 			f.fail("instance %s did not commit within 2m of its restart: %v", id, err)
 			return
@@ -129,6 +133,7 @@ func (f *fleet) kill9(id string) time.Time {
 	f.t.Helper()
 	p := f.proc(id)
 	at := time.Now()
+	p.stopped.Store(true)
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.exited
 	f.count("kill9")
@@ -141,6 +146,7 @@ func (f *fleet) stop(id string) time.Time {
 	f.t.Helper()
 	p := f.proc(id)
 	at := time.Now()
+	p.stopped.Store(true)
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:
