@@ -94,6 +94,10 @@ verify: fmt ## check formatting, go mod tidy, vet and lint; fail if any of them 
 	$(GOLANGCI_LINT) run ./...
 	@git diff --exit-code || { echo "verify: the files above changed; commit the result of 'make fmt' and 'go mod tidy'" >&2; exit 1; }
 
+.PHONY: vulncheck
+vulncheck: ## report known vulnerabilities in the code's call graph (govulncheck; needs vuln.go.dev)
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.9.0 ./...
+
 .PHONY: clean
 clean: ## remove build outputs (keeps the cached Kafka jars)
 	rm -rf bin
