@@ -358,23 +358,12 @@ func (r *run) processRecord(t *task, rec *model.Record) error {
 		p.stats.DeadLetters.Add(1)
 		return nil
 	}
-	key := op.stateKey(ev.key)
-	var agg aggState
-	cur, ok, err := t.batch.Get(key)
+	agg, err := t.aggregate(op.stateKey(ev.key))
 	if err != nil {
-		return fatalf("processor: read state of %s: %w", rec.Position, err)
-	}
-	if ok {
-		if err := agg.unmarshal(cur); err != nil {
-			return fatalf("processor: state of partition %d key %q: %w; remove the state directory to restore it from the changelog",
-				t.partition, ev.key, err)
-		}
+		return fatalf("processor: state of %s (partition %d, key %q): %w", rec.Position, t.partition, ev.key, err)
 	}
 	agg.add(ev.value)
-	if err := t.batch.Set(key, agg.appendBinary(make([]byte, 0, aggStateLen))); err != nil {
-		return fatalf("processor: write state of %s: %w", rec.Position, err)
-	}
-	r.out = appendAggregateJSON(r.out[:0], ev.key, &agg, ev.eventTime, rec.Position)
+	r.out = appendAggregateJSON(r.out[:0], ev.key, agg, ev.eventTime, rec.Position)
 	out := &model.Output{
 		Topic:     p.def.Output.Topic,
 		Partition: rec.Partition,
@@ -412,6 +401,9 @@ func (r *run) end(ctx context.Context) error {
 	for _, t := range r.sortedTasks() {
 		if t.batch == nil {
 			continue
+		}
+		if err := t.flush(); err != nil {
+			return fatalf("processor: write state of partition %d: %w", t.partition, err)
 		}
 		for _, c := range latestChanges(t.batch.Changes()) {
 			r.produce(&model.Output{Topic: p.def.ChangelogTopic(), Partition: t.partition, Key: c.Key, Value: c.Value},

@@ -26,6 +26,11 @@ type task struct {
 	pendingInput     map[string]int64 // input offsets processed in the open transaction
 	pendingChangelog int64            // next changelog offset after the open transaction's records
 
+	// The write-back cache of the open transaction: the aggregates it changed, in the order
+	// first changed. They reach the batch (and the changelog) once per key, at the end.
+	dirty     map[string]*aggState
+	dirtyKeys []string
+
 	in  map[string]prometheus.Counter
 	out prometheus.Counter
 }
@@ -151,8 +156,52 @@ func (t *task) apply() error {
 	return nil
 }
 
+// aggregate returns the open transaction's aggregate of key for update: from the cache, or
+// read once from the store.
+func (t *task) aggregate(key []byte) (*aggState, error) {
+	if a, ok := t.dirty[string(key)]; ok {
+		return a, nil
+	}
+	a := new(aggState)
+	cur, ok, err := t.batch.Get(key)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		if err := a.unmarshal(cur); err != nil {
+			return nil, fmt.Errorf("%w; remove the state directory to restore it from the changelog", err)
+		}
+	}
+	if t.dirty == nil {
+		t.dirty = map[string]*aggState{}
+	}
+	k := string(key)
+	t.dirty[k] = a
+	t.dirtyKeys = append(t.dirtyKeys, k)
+	return a, nil
+}
+
+// flush writes the cached aggregates into the batch, once per key, in the order they were
+// first changed (deterministic, so a replay writes the same changelog).
+func (t *task) flush() error {
+	buf := make([]byte, 0, aggStateLen)
+	for _, k := range t.dirtyKeys {
+		if err := t.batch.Set([]byte(k), t.dirty[k].appendBinary(buf[:0])); err != nil {
+			return err
+		}
+	}
+	t.clearCache()
+	return nil
+}
+
+func (t *task) clearCache() {
+	clear(t.dirty)
+	t.dirtyKeys = t.dirtyKeys[:0]
+}
+
 // discard drops the open batch after an abort and forgets its offsets.
 func (t *task) discard() {
+	t.clearCache()
 	if t.batch != nil {
 		t.batch.Close()
 		t.batch = nil
