@@ -37,7 +37,7 @@ func startPipeline(t *testing.T, def *pipeline.Definition, brokers []string, ins
 	d := *def
 	f := runFlags{
 		brokers: strings.Join(brokers, ","), instanceID: instance, stateDir: stateDir,
-		transactionTimeout: 10 * time.Second, sessionTimeout: 2 * time.Second, shutdownTimeout: 10 * time.Second,
+		transactionTimeout: 10 * time.Second, sessionTimeout: 6 * time.Second, shutdownTimeout: 10 * time.Second, // 6s: Kafka's group.min.session.timeout.ms
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &pipelineRun{cancel: cancel, done: make(chan struct{}), proc: make(chan *processor.Processor, 1)}

@@ -120,7 +120,7 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 		return nil, fmt.Errorf("run: kafka client: %w", err)
 	}
 	adm := kadm.NewClient(admCl)
-	err = checkTransactionTimeout(setupCtx, adm, def, f.transactionTimeout)
+	err = checkTimeouts(setupCtx, adm, def, f)
 	if err == nil {
 		_, err = sinks.EnsureTopics(setupCtx, adm, sinks.Topics{
 			Inputs: def.Input.Topics, Output: def.Output.Topic,
@@ -211,27 +211,34 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 	return p, nil
 }
 
-// checkTransactionTimeout refuses a transaction timeout above the broker's maximum, which
-// the broker would reject at the first transaction.
-func checkTransactionTimeout(ctx context.Context, adm *kadm.Client, def *pipeline.Definition, timeout time.Duration) error {
-	if !def.ExactlyOnce {
-		return nil
-	}
+// checkTimeouts refuses a transaction timeout above the broker's maximum and a session
+// timeout outside the broker's bounds, which the broker would otherwise reject at the first
+// transaction or join, over and over.
+func checkTimeouts(ctx context.Context, adm *kadm.Client, def *pipeline.Definition, f runFlags) error {
 	rcs, err := adm.DescribeBrokerConfigs(ctx)
 	if err != nil {
 		return fmt.Errorf("describe broker configs: %w", err)
 	}
-	for _, rc := range rcs {
-		for _, c := range rc.Configs {
-			if c.Key != "transaction.max.timeout.ms" || c.Value == nil {
-				continue
+	ms := func(key string) (time.Duration, bool) {
+		for _, rc := range rcs {
+			for _, c := range rc.Configs {
+				if c.Key == key && c.Value != nil {
+					if v, err := strconv.ParseInt(*c.Value, 10, 64); err == nil {
+						return time.Duration(v) * time.Millisecond, true
+					}
+				}
 			}
-			ms, err := strconv.ParseInt(*c.Value, 10, 64)
-			if err == nil && timeout > time.Duration(ms)*time.Millisecond {
-				return fmt.Errorf("--transaction-timeout %s exceeds the broker's transaction.max.timeout.ms (%d ms); lower it", timeout, ms)
-			}
-			return nil
 		}
+		return 0, false
+	}
+	if hi, ok := ms("transaction.max.timeout.ms"); ok && def.ExactlyOnce && f.transactionTimeout > hi {
+		return fmt.Errorf("--transaction-timeout %s exceeds the broker's transaction.max.timeout.ms (%s); lower it", f.transactionTimeout, hi)
+	}
+	if lo, ok := ms("group.min.session.timeout.ms"); ok && f.sessionTimeout < lo {
+		return fmt.Errorf("--session-timeout %s is below the broker's group.min.session.timeout.ms (%s); raise it", f.sessionTimeout, lo)
+	}
+	if hi, ok := ms("group.max.session.timeout.ms"); ok && f.sessionTimeout > hi {
+		return fmt.Errorf("--session-timeout %s exceeds the broker's group.max.session.timeout.ms (%s); lower it", f.sessionTimeout, hi)
 	}
 	return nil
 }
