@@ -97,20 +97,7 @@ func rawConsume(b *testing.B, broker *kafkatest.Broker, topic string, n int64) f
 // records per second from the first record processed to the commit of the last.
 func pipelineRate(b *testing.B, broker *kafkatest.Broker, input string, n int64, exactlyOnce bool) float64 {
 	name := kafkatest.Name(b, "bench")
-	def := &pipeline.Definition{
-		Name: name,
-		Input: pipeline.Input{
-			Topics:    []string{input},
-			Format:    pipeline.FormatJSON,
-			KeyField:  gen.DefaultKeyField,
-			EventTime: pipeline.EventTime{Field: gen.DefaultTimeField, Format: pipeline.TimeEpochMillis},
-		},
-		Operators:   []pipeline.Operator{{Aggregate: &pipeline.Aggregate{Field: gen.DefaultAmountField}}},
-		Output:      pipeline.Output{Topic: name + "-out"},
-		ExactlyOnce: exactlyOnce,
-		StateDir:    b.TempDir(),
-	}
-	def.ApplyDefaults()
+	def := testDefinition(b, name, input, exactlyOnce, pipeline.DefaultCommitInterval)
 	b.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

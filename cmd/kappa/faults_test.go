@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -68,8 +69,31 @@ func (r *pipelineRun) stop(t *testing.T) error {
 	}
 }
 
+// input produces generated card transactions to a topic, continuing where it stopped.
+type input struct {
+	t        *testing.T
+	cards    gen.Cards
+	cl       *kgo.Client
+	topic    string
+	produced int64
+}
+
+func newInput(t *testing.T, b *kafkatest.Broker, topic string, cards gen.Cards) *input {
+	return &input{t: t, cards: cards, cl: b.Client(gen.ClientOpts()...), topic: topic}
+}
+
+// produce produces the next n records.
+func (in *input) produce(n int64) {
+	in.t.Helper()
+	got, err := in.cards.ProduceRange(context.Background(), in.cl, in.topic, in.produced, in.produced+n)
+	in.produced += got
+	if err != nil {
+		in.t.Fatalf("produce: %v", err)
+	}
+}
+
 // testDefinition is the card-totals pipeline on the given topics.
-func testDefinition(t *testing.T, name, input string, exactlyOnce bool, commit time.Duration) *pipeline.Definition {
+func testDefinition(t testing.TB, name, input string, exactlyOnce bool, commit time.Duration) *pipeline.Definition {
 	t.Helper()
 	def := &pipeline.Definition{
 		Name: name,
@@ -123,17 +147,8 @@ func TestTxnFaults(t *testing.T) {
 	c := b.Cluster()
 	input := b.CreateTopic(4, nil)
 	def := testDefinition(t, kafkatest.Name(t, "t3"), input, true, 50*time.Millisecond)
-	cards := gen.Cards{Seed: 3, Partitions: 4, Cards: 50, BadEvery: 97}
-	cl := b.Client(gen.ClientOpts()...)
-	var produced int64
-	produce := func(n int64) {
-		t.Helper()
-		got, err := cards.ProduceRange(context.Background(), cl, input, produced, produced+n)
-		produced += got
-		if err != nil {
-			t.Fatalf("produce: %v", err)
-		}
-	}
+	in := newInput(t, b, input, gen.Cards{Seed: 3, Partitions: 4, Cards: 50, BadEvery: 97})
+	produce := in.produce
 
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	first := startPipeline(t, def, b.Addrs, "t3", t.TempDir(), log)
@@ -193,7 +208,7 @@ func TestTxnFaults(t *testing.T) {
 		t.Fatal("the first instance was not fenced within 60s of the second one starting")
 	}
 	produce(300)
-	verdictOf(t, b, def, produced, faults)
+	verdictOf(t, b, def, in.produced, faults)
 	if err := second.stop(t); err != nil {
 		t.Errorf("second instance: %v", err)
 	}
@@ -205,17 +220,8 @@ func TestRestartRestores(t *testing.T) {
 	b := kafkatest.New(t)
 	input := b.CreateTopic(4, nil)
 	def := testDefinition(t, kafkatest.Name(t, "restore"), input, true, 50*time.Millisecond)
-	cards := gen.Cards{Seed: 4, Partitions: 4, Cards: 300}
-	cl := b.Client(gen.ClientOpts()...)
-	var produced int64
-	produce := func(n int64) {
-		t.Helper()
-		got, err := cards.ProduceRange(context.Background(), cl, input, produced, produced+n)
-		produced += got
-		if err != nil {
-			t.Fatalf("produce: %v", err)
-		}
-	}
+	in := newInput(t, b, input, gen.Cards{Seed: 4, Partitions: 4, Cards: 300})
+	produce := in.produce
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	stateDir := t.TempDir()
 	restoredBy := func(run string) int64 {
@@ -223,7 +229,7 @@ func TestRestartRestores(t *testing.T) {
 		r := startPipeline(t, def, b.Addrs, "r0", stateDir, log)
 		produce(2000)
 		p := <-r.proc
-		verdictOf(t, b, def, produced, nil)
+		verdictOf(t, b, def, in.produced, nil)
 		if err := r.stop(t); err != nil {
 			t.Fatalf("%s: %v", run, err)
 		}

@@ -140,26 +140,30 @@ func (f *fleet) kill9(id string) time.Time {
 	return at
 }
 
-// stop stops id with SIGTERM and requires a clean exit within the bound the pod's
-// termination grace period would give it.
+// stop stops id with SIGTERM, as a rolling restart would.
 func (f *fleet) stop(id string) time.Time {
 	f.t.Helper()
-	p := f.proc(id)
 	at := time.Now()
+	f.terminate(f.proc(id))
+	f.count("sigterm")
+	return at
+}
+
+// terminate sends p SIGTERM and requires a clean exit within 45s, the bound a pod's
+// termination grace period would give it; then it kills p.
+func (f *fleet) terminate(p *proc) {
 	p.stopped.Store(true)
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:
 		if p.err != nil {
-			f.fail("instance %s exited with %v after SIGTERM; see %s", id, p.err, p.log.Name())
+			f.fail("instance %s exited with %v after SIGTERM; see %s", p.id, p.err, p.log.Name())
 		}
 	case <-time.After(45 * time.Second):
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
 		<-p.exited
-		f.fail("instance %s did not stop within 45s of SIGTERM; see %s", id, p.log.Name())
+		f.fail("instance %s did not stop within 45s of SIGTERM; see %s", p.id, p.log.Name())
 	}
-	f.count("sigterm")
-	return at
 }
 
 // wipe deletes id's state directory, as a pod rescheduled onto a fresh volume would see.
@@ -232,18 +236,7 @@ func (f *fleet) stopAll() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := f.proc(id)
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-p.exited:
-				if p.err != nil {
-					f.fail("instance %s exited with %v after SIGTERM; see %s", id, p.err, p.log.Name())
-				}
-			case <-time.After(45 * time.Second):
-				_ = p.cmd.Process.Signal(syscall.SIGKILL)
-				<-p.exited
-				f.fail("instance %s did not stop within 45s of SIGTERM", id)
-			}
+			f.terminate(f.proc(id))
 		}()
 	}
 	wg.Wait()
