@@ -31,8 +31,8 @@ build: ## build bin/kappa
 	$(GO) build -o bin/kappa ./cmd/kappa
 
 .PHONY: run
-run: ## run the example pipeline on an embedded in-process Kafka broker
-	$(GO) run ./cmd/kappa demo -f examples/card-totals.yaml
+run: build ## run the example pipeline on an embedded in-process Kafka broker (Ctrl-C stops it)
+	@exec bin/kappa demo -f examples/card-totals.yaml
 
 .PHONY: test
 test: ## run the hermetic test suite (race detector on; no Java, Docker or broker needed)
