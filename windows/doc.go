@@ -5,4 +5,13 @@
 // It must never read the wall clock, do I/O, log, or import Kafka, Pebble, zap or
 // Prometheus: the same input must always give the same output, which is what makes a replay
 // equal to the live run.
+//
+// Times are epoch milliseconds and windows are half-open [Start, End). A partition's
+// watermark is its largest event time minus the allowed out-of-orderness (StreamTime); a
+// window closes when the watermark reaches End + grace (sessions: End + gap + grace). A
+// record whose windows are all closed is late and is returned as such, never dropped.
+// Operator is the in-memory driver of one partition: records in, window results (Final or
+// Update mode) and late records out, in (window end, key, window start) order. Acc holds
+// the aggregates of one window and has a canonical binary encoding (AppendAcc, DecodeAcc)
+// for state. The semantics are specified by the scripts in testdata/.
 package windows
