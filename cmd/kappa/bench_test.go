@@ -22,7 +22,9 @@ import (
 
 // BenchmarkPipeline measures the records per second of the card-totals pipeline with
 // exactly-once and with at-least-once, next to the rate at which a bare franz-go consumer
-// reads the same records (read_committed) from the same broker on the same machine.
+// reads the same records (read_committed) from the same broker on the same machine, and the
+// rate of a bare transactional copy (consume, produce each record unchanged, commit every
+// 100 ms): the least any exactly-once read-process-write job pays for its Kafka I/O.
 // `make bench` runs it once; KAPPA_BENCH_RECORDS sets the input size (default 200000) and
 // KAFKA_BROKERS a real broker (otherwise the in-process one).
 //
@@ -44,12 +46,18 @@ func BenchmarkPipeline(b *testing.B) {
 		b.Fatalf("produce the input: %v", err)
 	}
 
-	var raw, eos, alo float64
+	var raw, copied, eos, alo float64
 	b.Run("raw-consume", func(b *testing.B) {
 		for b.Loop() {
 			raw = rawConsume(b, broker, input, n)
 		}
 		b.ReportMetric(raw, "records/s")
+	})
+	b.Run("raw-transactional-copy", func(b *testing.B) {
+		for b.Loop() {
+			copied = rawCopy(b, broker, input, n)
+		}
+		b.ReportMetric(copied, "records/s")
 	})
 	b.Run("exactly-once", func(b *testing.B) {
 		for b.Loop() {
@@ -65,8 +73,8 @@ func BenchmarkPipeline(b *testing.B) {
 	})
 	if raw > 0 {
 		// Printed, not logged: a parent benchmark's log does not show without -v.
-		fmt.Printf("bench: broker=%s records=%d partitions=%d commit_interval=100ms raw_consume_per_s=%.0f exactly_once_per_s=%.0f at_least_once_per_s=%.0f exactly_once_ratio=%.2f at_least_once_ratio=%.2f\n",
-			broker.Kind, n, partitions, raw, eos, alo, eos/raw, alo/raw)
+		fmt.Printf("bench: broker=%s records=%d partitions=%d commit_interval=100ms raw_consume_per_s=%.0f raw_transactional_copy_per_s=%.0f exactly_once_per_s=%.0f at_least_once_per_s=%.0f exactly_once_ratio=%.2f at_least_once_ratio=%.2f exactly_once_vs_copy=%.2f\n",
+			broker.Kind, n, partitions, raw, copied, eos, alo, eos/raw, alo/raw, eos/copied)
 	}
 }
 
@@ -91,6 +99,58 @@ func rawConsume(b *testing.B, broker *kafkatest.Broker, topic string, n int64) f
 		got += int64(fs.NumRecords())
 	}
 	return float64(n) / time.Since(start).Seconds()
+}
+
+// rawCopy copies n records of topic to a new topic with a bare franz-go GroupTransactSession,
+// committing every 100 ms, and returns the records per second from the first record polled
+// to the last commit.
+func rawCopy(b *testing.B, broker *kafkatest.Broker, topic string, n int64) float64 {
+	out := broker.CreateTopic(4, nil)
+	sess, err := kgo.NewGroupTransactSession(
+		kgo.SeedBrokers(broker.Addrs...),
+		kgo.ConsumerGroup(broker.Group()),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.TransactionalID(kafkatest.Name(b, "copy")),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(0),
+	)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sess.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var copied int64
+	var first time.Time
+	for copied < n {
+		if err := sess.Begin(); err != nil {
+			b.Fatal(err)
+		}
+		deadline := time.Now().Add(100 * time.Millisecond)
+		var inTxn int64
+		for time.Now().Before(deadline) {
+			pollCtx, cancelPoll := context.WithDeadline(ctx, deadline)
+			fs := sess.PollFetches(pollCtx)
+			cancelPoll()
+			fs.EachRecord(func(r *kgo.Record) {
+				if first.IsZero() {
+					first = time.Now()
+				}
+				sess.Produce(ctx, &kgo.Record{Topic: out, Partition: r.Partition, Key: r.Key, Value: r.Value}, nil)
+				inTxn++
+			})
+		}
+		committed, err := sess.End(ctx, kgo.TryCommit)
+		if err != nil {
+			b.Fatalf("transactional copy: %v", err)
+		}
+		if committed {
+			copied += inTxn
+		}
+	}
+	return float64(n) / time.Since(first).Seconds()
 }
 
 // pipelineRate runs the card-totals pipeline over n records of input and returns the
