@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -249,5 +250,34 @@ func TestRestartRestores(t *testing.T) {
 	if wiped < 300 { // at least one changelog record per card
 		t.Errorf("restart without state restored %d records, want at least one per card (300)", wiped)
 	}
-	t.Logf("restore: after_clean_shutdown=%d after_rm_state=%d", clean, wiped)
+	// Corrupt state (T7): a deleted MANIFEST and a garbled table file. Startup must detect it,
+	// delete the store and restore every partition, not crash-loop.
+	damaged := 0
+	entries, err := os.ReadDir(stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		path := filepath.Join(stateDir, e.Name())
+		switch {
+		case strings.HasPrefix(e.Name(), "MANIFEST-"):
+			err = os.Remove(path)
+		case strings.HasSuffix(e.Name(), ".sst"):
+			err = os.WriteFile(path, []byte("not a table"), 0o644)
+		default:
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		damaged++
+	}
+	if damaged == 0 {
+		t.Fatalf("found nothing to damage in %s: %v", stateDir, entries)
+	}
+	corrupt := restoredBy("restart with corrupt state")
+	if corrupt < 300 {
+		t.Errorf("restart with corrupt state restored %d records, want at least one per card (300)", corrupt)
+	}
+	t.Logf("restore: after_clean_shutdown=%d after_rm_state=%d after_corrupt_state=%d", clean, wiped, corrupt)
 }
