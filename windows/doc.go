@@ -14,4 +14,13 @@
 // Update mode) and late records out, in (window end, key, window start) order. Acc holds
 // the aggregates of one window and has a canonical binary encoding (AppendAcc, DecodeAcc)
 // for state. The semantics are specified by the scripts in testdata/.
+//
+// Two sketch accumulators estimate what Acc cannot hold in constant space: DistinctAcc
+// (count_distinct, HyperLogLog from github.com/axiomhq/hyperloglog, precision 14: relative
+// standard error 1.04/sqrt(2^14) ≈ 0.81%) and QuantileAcc (quantile(q), DDSketch from
+// github.com/DataDog/sketches-go: every quantile within 1% relative error of the exact
+// value). Both are pure libraries, merge in any order to the same state, and have
+// deterministic binary encodings (AppendDistinct/DecodeDistinct,
+// AppendQuantile/DecodeQuantile). The SKETCHES comment in sketches.go gives the error bounds,
+// sizes and encodings in full. The Operator does not use them yet.
 package windows
