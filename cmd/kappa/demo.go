@@ -141,8 +141,10 @@ func createIfMissing(ctx context.Context, adm *kadm.Client, topic string, partit
 
 // summarize prints one line every interval: rates in and out, lag, dead letters, commits.
 func summarize(ctx context.Context, w io.Writer, p *processor.Processor, lag func() int64, every time.Duration) {
-	t := time.NewTicker(every)
+	// The first line comes early, to show at once that records flow; then one per interval.
+	t := time.NewTicker(min(every, 2*time.Second))
 	defer t.Stop()
+	first := true
 	prev, prevAt := p.Snapshot(), time.Now()
 	for {
 		select {
@@ -159,6 +161,10 @@ func summarize(ctx context.Context, w io.Writer, p *processor.Processor, lag fun
 				s.RecordsIn, float64(s.RecordsIn-prev.RecordsIn)/secs, s.RecordsOut, float64(s.RecordsOut-prev.RecordsOut)/secs,
 				lag(), s.DeadLetters, s.Commits, s.Aborts, s.Restored, last)
 			prev, prevAt = s, now
+			if first {
+				t.Reset(every)
+				first = false
+			}
 		}
 	}
 }
