@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -90,16 +91,51 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) (int32, error
 		return 0, err
 	}
 
+	// Dead letters are input records, unchanged: the dead-letter topic must take records as
+	// large as any input topic does.
+	dlqConfigs := map[string]*string{}
+	if m, err := MaxMessageBytes(ctx, adm, t.Inputs...); err != nil {
+		return 0, err
+	} else if m > 0 {
+		v := strconv.Itoa(int(m))
+		dlqConfigs["max.message.bytes"] = &v
+	}
 	if p, ok, err := partitionsOf(t.DeadLetter); err != nil {
 		return 0, err
 	} else if ok && p < n {
 		return 0, fmt.Errorf("sinks: dead-letter topic %q has %d partitions, fewer than the inputs' %d; dead letters keep the input partition: add partitions to it", t.DeadLetter, p, n)
 	} else if !ok {
-		if err := create(ctx, adm, t.DeadLetter, n, nil); err != nil {
+		if err := create(ctx, adm, t.DeadLetter, n, dlqConfigs); err != nil {
 			return 0, err
 		}
 	}
 	return n, nil
+}
+
+// MaxMessageBytes returns the largest max.message.bytes of topics (the largest record batch
+// they accept), or 0 when none reports one.
+func MaxMessageBytes(ctx context.Context, adm *kadm.Client, topics ...string) (int32, error) {
+	cfgs, err := adm.DescribeTopicConfigs(ctx, topics...)
+	if err != nil {
+		return 0, fmt.Errorf("sinks: describe configs of %s: %w", strings.Join(topics, ", "), err)
+	}
+	var m int32
+	for _, rc := range cfgs {
+		if rc.Err != nil {
+			return 0, fmt.Errorf("sinks: describe configs of %s: %w", rc.Name, rc.Err)
+		}
+		for _, c := range rc.Configs {
+			if c.Key != "max.message.bytes" || c.Value == nil {
+				continue
+			}
+			v, err := strconv.ParseInt(*c.Value, 10, 32)
+			if err != nil {
+				return 0, fmt.Errorf("sinks: %s has max.message.bytes=%q: %w", rc.Name, *c.Value, err)
+			}
+			m = max(m, int32(v))
+		}
+	}
+	return m, nil
 }
 
 func create(ctx context.Context, adm *kadm.Client, topic string, partitions int32, configs map[string]*string) error {

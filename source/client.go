@@ -40,9 +40,16 @@ type Config struct {
 	Logger *zap.Logger
 	// Metrics receives consumer lag; nil exports none.
 	Metrics *Metrics
+	// MaxRecordBytes is the largest record batch the client must be able to produce: the
+	// inputs' max.message.bytes, since a dead letter is an input record unchanged. Values
+	// below franz-go's default (about 1 MB) keep the default.
+	MaxRecordBytes int32
 	// Opts are extra client options: kprom hooks, TLS, SASL.
 	Opts []kgo.Opt
 }
+
+// defaultBatchMaxBytes is franz-go's default ProducerBatchMaxBytes.
+const defaultBatchMaxBytes = 1000012
 
 // TransactionalID is the transactional id of an instance of a pipeline: "<group>-<instance>".
 func TransactionalID(group, instance string) string { return group + "-" + instance }
@@ -94,6 +101,7 @@ func NewClient(cfg Config, onAssigned, onRevoked func([]int32)) (*Client, error)
 		kgo.BlockRebalanceOnPoll(),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(0),
+		kgo.ProducerBatchMaxBytes(max(cfg.MaxRecordBytes, defaultBatchMaxBytes)),
 		kgo.WithLogger(kzap.New(cfg.Logger.Named("kgo"), kzap.Level(kgo.LogLevelWarn))),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			if onAssigned != nil {

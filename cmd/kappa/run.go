@@ -127,6 +127,10 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 			Changelog: def.ChangelogTopic(), DeadLetter: processor.DeadLetterTopic(def),
 		})
 	}
+	var maxRecord int32
+	if err == nil {
+		maxRecord, err = sinks.MaxMessageBytes(setupCtx, adm, def.Input.Topics...)
+	}
 	admCl.Close()
 	if err != nil {
 		return nil, fmt.Errorf("run: %w", err)
@@ -164,6 +168,7 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 				ExactlyOnce:        def.ExactlyOnce,
 				TransactionTimeout: f.transactionTimeout,
 				SessionTimeout:     f.sessionTimeout,
+				MaxRecordBytes:     maxRecord,
 				Logger:             log,
 				Metrics:            srcMetrics,
 				Opts:               []kgo.Opt{kgo.WithHooks(kpromMetrics)},

@@ -116,19 +116,6 @@ func look(ctx context.Context, adm *kadm.Client, cfg *Config) (*snapshot, error)
 		return nil, fmt.Errorf("input topic %q does not exist", cfg.Input)
 	}
 	s.input = in
-	for _, t := range []string{cfg.Output, cfg.DeadLetter, cfg.Changelog} {
-		if t == "" {
-			continue
-		}
-		b, ok, err := topicBounds(ctx, adm, t)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			s.others[t] = b
-			s.order = append(s.order, t)
-		}
-	}
 	s.committed = map[int32]int64{}
 	resp, err := adm.FetchOffsets(kadm.RequireStable(ctx), cfg.Group)
 	switch {
@@ -149,6 +136,23 @@ func look(ctx context.Context, adm *kadm.Client, cfg *Config) (*snapshot, error)
 		}
 	}
 	sort.Slice(s.pending, func(i, j int) bool { return s.pending[i] < s.pending[j] })
+	// The outputs' bounds come after the group's offsets: every transaction that committed
+	// those offsets committed its outputs too, so the outputs read below cover them. Taken
+	// before, they could miss a transaction that committed in between (or a topic not yet
+	// created).
+	for _, t := range []string{cfg.Output, cfg.DeadLetter, cfg.Changelog} {
+		if t == "" {
+			continue
+		}
+		b, ok, err := topicBounds(ctx, adm, t)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			s.others[t] = b
+			s.order = append(s.order, t)
+		}
+	}
 	return s, nil
 }
 
