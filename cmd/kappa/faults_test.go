@@ -290,12 +290,8 @@ func TestRestartRestores(t *testing.T) {
 // default batch limit (1 MB) carries a 2 MiB malformed record. Its dead letter must reach
 // the dead-letter topic; before, the produce failed, the transaction aborted, and the same
 // record came back forever.
-//
-// In-process only for now: against the real broker the pipeline gets it right (kcat reads
-// the 200 outputs and the 2 MiB dead letter, all committed), but the verifier reads no
-// output records in that run; why is still open (see the closing note of this change).
 func TestOversizedDeadLetter(t *testing.T) {
-	b := kafkatest.NewInProcess(t)
+	b := kafkatest.New(t)
 	limit := strconv.Itoa(4 << 20)
 	input := b.CreateTopic(2, map[string]*string{"max.message.bytes": &limit})
 	def := testDefinition(t, kafkatest.Name(t, "big"), input, true, 50*time.Millisecond)

@@ -81,7 +81,7 @@ func settle(ctx context.Context, adm *kadm.Client, cfg *Config, v *Verdict) (*sn
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("verify: waiting for group %s to commit %s: %w", cfg.Group, cfg.Input, ctx.Err())
 		}
-		if err == nil && len(s.behind()) == 0 && len(s.open(cfg.Group, cfg.Input)) == 0 {
+		if err == nil && len(s.behind()) == 0 && len(s.open(cfg.Group, cfg.Input)) == 0 && !s.outputMissing(cfg) {
 			return s, nil
 		}
 		if time.Now().After(deadline) {
@@ -103,6 +103,20 @@ func settle(ctx context.Context, adm *kadm.Client, cfg *Config, v *Verdict) (*sn
 		case <-t.C:
 		}
 	}
+}
+
+// outputMissing reports whether input was committed while the output topic is not there
+// yet: the topic exists once anything was processed, so its absence is a stale view.
+func (s *snapshot) outputMissing(cfg *Config) bool {
+	if _, ok := s.others[cfg.Output]; ok || cfg.Output == "" {
+		return false
+	}
+	for _, c := range s.committed {
+		if c > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // look takes a snapshot.

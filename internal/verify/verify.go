@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -33,7 +34,9 @@ func Run(ctx context.Context, cfg Config) (Verdict, error) {
 		return v, err
 	}
 	cfg = cfg.withDefaults()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}, cfg.ClientOpts...)...)
+	// Metadata is refreshed at each look: a topic the pipeline creates while the verifier
+	// waits must not stay cached as missing.
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.MetadataMinAge(10 * time.Millisecond)}, cfg.ClientOpts...)...)
 	if err != nil {
 		return v, fmt.Errorf("verify: admin client: %w", err)
 	}
