@@ -2,7 +2,6 @@ package processor
 
 import (
 	"math/rand/v2"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,20 +22,5 @@ func TestLateProduceCallbackDoesNotRace(t *testing.T) {
 	w.add(k, rand.New(rand.NewPCG(85, 86)), 40, 0)
 	store := openStore(t, vfs.NewMem())
 	defer store.Close()
-	var rp atomic.Pointer[running]
-	var fired atomic.Bool
-	k.setHook(cancelAtEnd(2, &rp, &fired))
-	r := start(t, def, store, k.instance("pod-0", true))
-	rp.Store(r)
-	select {
-	case err := <-r.done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("Run did not return")
-	}
-	if !fired.Load() {
-		t.Fatalf("the hook never fired")
-	}
+	runCanceledAtEnd(t, def, store, k, 2, true)
 }

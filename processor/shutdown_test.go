@@ -7,11 +7,37 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/kappa-stream/kappa/pipeline"
+	"github.com/kappa-stream/kappa/state"
 )
 
 // Regression: a shutdown that began while End was in flight once aborted the transaction
 // instead of finishing it (End's context was detached from cancellation only if the
 // shutdown came first). The open transaction must get ShutdownTimeout to finish.
+
+// runCanceledAtEnd runs the processor of instance pod-0 until the shutdown signal that
+// arrives during the n-th End asking for a commit, and returns it once Run returned.
+func runCanceledAtEnd(t *testing.T, def *pipeline.Definition, store *state.Store, k *fakeKafka, n int32, exactlyOnce bool) *running {
+	t.Helper()
+	var rp atomic.Pointer[running]
+	var fired atomic.Bool
+	k.setHook(cancelAtEnd(n, &rp, &fired))
+	r := start(t, def, store, k.instance("pod-0", exactlyOnce))
+	rp.Store(r)
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Run did not return")
+	}
+	if !fired.Load() {
+		t.Fatalf("the hook never fired")
+	}
+	return r
+}
 
 // cancelAtEnd returns a hook that cancels the processor's context when the n-th End that
 // asks for a commit starts.
@@ -38,22 +64,7 @@ func TestShutdownDuringEndCommits(t *testing.T) {
 	w.add(k, rand.New(rand.NewPCG(81, 82)), 40, 0)
 	store := openStore(t, vfs.NewMem())
 	defer store.Close()
-	var rp atomic.Pointer[running]
-	var fired atomic.Bool
-	k.setHook(cancelAtEnd(3, &rp, &fired))
-	r := start(t, def, store, k.instance("pod-0", true))
-	rp.Store(r)
-	select {
-	case err := <-r.done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("Run did not return")
-	}
-	if !fired.Load() {
-		t.Fatalf("the hook never fired")
-	}
+	r := runCanceledAtEnd(t, def, store, k, 3, true)
 	s := r.p.Snapshot()
 	if s.Aborts != 0 || s.Commits != 3 {
 		t.Fatalf("shutdown during the 3rd End: got %d commits and %d aborts, want 3 commits and 0 aborts (the transaction in flight finished)", s.Commits, s.Aborts)
@@ -71,22 +82,7 @@ func TestShutdownDuringEndAtLeastOnceNoDuplicates(t *testing.T) {
 	w.add(k, rng, 30, 0)
 	fs := vfs.NewMem()
 	store := openStore(t, fs)
-	var rp atomic.Pointer[running]
-	var fired atomic.Bool
-	k.setHook(cancelAtEnd(2, &rp, &fired))
-	r := start(t, def, store, k.instance("pod-0", false))
-	rp.Store(r)
-	select {
-	case err := <-r.done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("Run did not return")
-	}
-	if !fired.Load() {
-		t.Fatalf("the hook never fired")
-	}
+	runCanceledAtEnd(t, def, store, k, 2, false)
 	k.setHook(nil)
 	store.Close()
 
