@@ -32,7 +32,14 @@ func check(d *Definition, r reporter) {
 		r.missing("operators", "add at least one operator, e.g. operators: [{"+kinds[0].example+"}]")
 	}
 	for i, op := range d.Operators {
-		checkOperator(op, fmt.Sprintf("operators[%d]", i), r)
+		path := fmt.Sprintf("operators[%d]", i)
+		if i > 0 {
+			// The processor runs one operator for now. This also keeps a pipeline to at
+			// most one window operator, which stays a rule when this one goes.
+			r.invalid(path, "a pipeline has exactly one operator for now, because the processor runs one; "+
+				"remove this one, or run it in a pipeline of its own")
+		}
+		checkOperator(op, path, r)
 	}
 
 	checkTopic(d, r, "output.topic", d.Output.Topic, "add the output topic, e.g. topic: card-totals")

@@ -11,7 +11,7 @@ type Definition struct {
 	Name string
 	// Input is the topics to read and how to read their records.
 	Input Input
-	// Operators run in order on every record. At least one.
+	// Operators run in order on every record. Exactly one for now: the processor runs one.
 	Operators []Operator
 	// Output is where results go.
 	Output Output

@@ -129,15 +129,6 @@ func TestParseValid(t *testing.T) {
 			want: func(d *Definition) { d.Input.Topics = []string{"transactions", "refunds"} },
 		},
 		{
-			name: "several operators",
-			yaml: func(t *testing.T) string {
-				return edit(t, "      field: amount\n", "      field: amount\n  - aggregate: {field: fee}\n")
-			},
-			want: func(d *Definition) {
-				d.Operators = append(d.Operators, Operator{Aggregate: &Aggregate{Field: "fee"}})
-			},
-		},
-		{
 			name: "flow style",
 			yaml: func(*testing.T) string {
 				return `{name: card-totals, input: {topics: [transactions], format: json, key_field: card_id,` +
@@ -609,6 +600,16 @@ func TestParseProblems(t *testing.T) {
 		},
 
 		// Operator entries.
+		{
+			name: "a second operator",
+			yaml: func(t *testing.T) string {
+				return edit(t, "      field: amount\n", "      field: amount\n  - aggregate: {field: fee}\n  - aggregate: {field: tip}\n")
+			},
+			want: []string{
+				"p.yaml:12:5: operators[1]: a pipeline has exactly one operator for now, because the processor runs one; remove this one, or run it in a pipeline of its own",
+				"p.yaml:13:5: operators[2]: a pipeline has exactly one operator for now, because the processor runs one; remove this one, or run it in a pipeline of its own",
+			},
+		},
 		{
 			name: "operators not a list",
 			yaml: func(t *testing.T) string {
