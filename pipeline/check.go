@@ -129,9 +129,20 @@ func checkTopic(d *Definition, r reporter, path, topic, hint string) bool {
 		r.invalid(path, msg)
 		return false
 	}
-	if d.Name != "" && topic == d.ChangelogTopic() {
-		r.invalid(path, fmt.Sprintf("%q is the changelog topic of this pipeline; choose another topic", topic))
-		return false
+	if d.Name == "" {
+		return true
+	}
+	// Input topics may not be internal topics either: a pipeline that read its own dead
+	// letters or late records would send them round forever.
+	for _, it := range []struct{ name, what string }{
+		{d.ChangelogTopic(), "changelog topic"},
+		{d.DeadLetterTopic(), "dead-letter topic"},
+		{d.LateTopic(), "late-record topic"},
+	} {
+		if topic == it.name {
+			r.invalid(path, fmt.Sprintf("%q is the %s of this pipeline; choose another topic", topic, it.what))
+			return false
+		}
 	}
 	return true
 }

@@ -28,7 +28,8 @@ type Definition struct {
 
 // Input is the topics a pipeline reads and how to read their records.
 type Input struct {
-	// Topics are the input topic names: one or more, distinct, valid Kafka topic names.
+	// Topics are the input topic names: one or more, distinct, valid Kafka topic names,
+	// none of them an internal topic of the pipeline.
 	Topics []string
 	// Format is the encoding of the record values. Required.
 	Format Format
@@ -70,8 +71,8 @@ const (
 
 // Output is where a pipeline writes its results.
 type Output struct {
-	// Topic is the output topic: a valid Kafka topic name, not an input topic and not the
-	// changelog topic. Required.
+	// Topic is the output topic: a valid Kafka topic name, not an input topic and none of
+	// the pipeline's internal topics (changelog, dead letters, late records). Required.
 	Topic string
 }
 
@@ -98,6 +99,14 @@ func DefaultStateDir(name string) string { return "./kappa-state/" + name }
 // ChangelogTopic is the compacted topic that holds the pipeline's state changes:
 // "<name>-changelog".
 func (d *Definition) ChangelogTopic() string { return d.Name + "-changelog" }
+
+// DeadLetterTopic is the topic that takes the records the pipeline cannot process, such as
+// malformed ones: "<name>-dlq".
+func (d *Definition) DeadLetterTopic() string { return d.Name + "-dlq" }
+
+// LateTopic is the topic that takes the records that arrive after every window they belong
+// to has closed: "<name>-late". Only pipelines with a window operator write to it.
+func (d *Definition) LateTopic() string { return d.Name + "-late" }
 
 // GroupID is the Kafka consumer group id of the pipeline: its name.
 func (d *Definition) GroupID() string { return d.Name }

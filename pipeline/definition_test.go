@@ -123,6 +123,31 @@ func TestValidate(t *testing.T) {
 			want: []string{`output.topic: "card-totals-changelog" is the changelog topic of this pipeline; choose another topic`},
 		},
 		{
+			name: "dead-letter topic",
+			edit: func(d *Definition) { d.Output.Topic = d.DeadLetterTopic() },
+			want: []string{`output.topic: "card-totals-dlq" is the dead-letter topic of this pipeline; choose another topic`},
+		},
+		{
+			name: "late topic",
+			edit: func(d *Definition) { d.Output.Topic = d.LateTopic() },
+			want: []string{`output.topic: "card-totals-late" is the late-record topic of this pipeline; choose another topic`},
+		},
+		{
+			name: "internal topics as inputs",
+			edit: func(d *Definition) {
+				d.Input.Topics = []string{"card-totals-dlq", "card-totals-late", "card-totals-changelog"}
+			},
+			want: []string{
+				`input.topics[0]: "card-totals-dlq" is the dead-letter topic of this pipeline; choose another topic`,
+				`input.topics[1]: "card-totals-late" is the late-record topic of this pipeline; choose another topic`,
+				`input.topics[2]: "card-totals-changelog" is the changelog topic of this pipeline; choose another topic`,
+			},
+		},
+		{
+			name: "internal topics of another pipeline",
+			edit: func(d *Definition) { d.Input.Topics, d.Output.Topic = []string{"fraud-late"}, "fraud-dlq" },
+		},
+		{
 			name: "commit_interval bounds",
 			edit: func(d *Definition) { d.CommitInterval = time.Hour },
 			want: []string{"commit_interval: 1h is more than 1m, the longest a transaction may stay open; use e.g. 100ms (the default)"},
@@ -192,6 +217,12 @@ func TestNames(t *testing.T) {
 	d := &Definition{Name: "card-totals"}
 	if got, want := d.ChangelogTopic(), "card-totals-changelog"; got != want {
 		t.Errorf("ChangelogTopic: got %q, want %q", got, want)
+	}
+	if got, want := d.DeadLetterTopic(), "card-totals-dlq"; got != want {
+		t.Errorf("DeadLetterTopic: got %q, want %q", got, want)
+	}
+	if got, want := d.LateTopic(), "card-totals-late"; got != want {
+		t.Errorf("LateTopic: got %q, want %q", got, want)
 	}
 	if got, want := d.GroupID(), "card-totals"; got != want {
 		t.Errorf("GroupID: got %q, want %q", got, want)

@@ -589,6 +589,21 @@ func TestParseProblems(t *testing.T) {
 			want: []string{`p.yaml:13:10: output.topic: "card-totals-changelog" is the changelog topic of this pipeline; choose another topic`},
 		},
 		{
+			name: "output is the dead-letter topic",
+			yaml: func(t *testing.T) string { return edit(t, "topic: card-totals", "topic: card-totals-dlq") },
+			want: []string{`p.yaml:13:10: output.topic: "card-totals-dlq" is the dead-letter topic of this pipeline; choose another topic`},
+		},
+		{
+			name: "output is the late topic",
+			yaml: func(t *testing.T) string { return edit(t, "topic: card-totals", "topic: card-totals-late") },
+			want: []string{`p.yaml:13:10: output.topic: "card-totals-late" is the late-record topic of this pipeline; choose another topic`},
+		},
+		{
+			name: "input is the dead-letter topic",
+			yaml: func(t *testing.T) string { return edit(t, "[transactions]", "[transactions, card-totals-dlq]") },
+			want: []string{`p.yaml:3:26: input.topics[1]: "card-totals-dlq" is the dead-letter topic of this pipeline; choose another topic`},
+		},
+		{
 			name: "input is the changelog",
 			yaml: func(t *testing.T) string { return edit(t, "[transactions]", "[card-totals-changelog]") },
 			want: []string{`p.yaml:3:12: input.topics[0]: "card-totals-changelog" is the changelog topic of this pipeline; choose another topic`},
