@@ -110,10 +110,23 @@ func checkInput(d *Definition, r reporter) {
 		r.invalid("input.event_time.format", fmt.Sprintf("%q is not a time format; use rfc3339 or epoch_millis", in.EventTime.Format))
 	}
 
-	if in.MaxOutOfOrderness < 0 {
+	switch {
+	case in.MaxOutOfOrderness < 0:
 		r.invalid("input.max_out_of_orderness", fmt.Sprintf("%s is negative; use 0 (the default) or a positive duration, e.g. 5s",
 			formatDuration(in.MaxOutOfOrderness)))
+	case hasWindow(d) && wholeMillis(in.MaxOutOfOrderness) != "":
+		r.invalid("input.max_out_of_orderness", wholeMillis(in.MaxOutOfOrderness))
 	}
+}
+
+// hasWindow reports whether the pipeline has a window operator.
+func hasWindow(d *Definition) bool {
+	for _, op := range d.Operators {
+		if op.Window != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // checkTopic checks a topic name at path and reports whether it is valid. An empty name is
@@ -171,7 +184,8 @@ func checkOperator(op Operator, path string, r reporter) {
 }
 
 // checkFieldName checks the name of a record field: for now a top-level field, so no dots.
-func checkFieldName(r reporter, path, name, hint string) {
+// It reports whether the name is valid.
+func checkFieldName(r reporter, path, name, hint string) bool {
 	switch {
 	case name == "":
 		r.missing(path, hint)
@@ -181,7 +195,10 @@ func checkFieldName(r reporter, path, name, hint string) {
 		// Rejected rather than taken literally, so that dotted paths into nested fields
 		// can come later without changing the meaning of existing files.
 		r.invalid(path, fmt.Sprintf("%q is a dotted path; use a top-level field name (nested fields are not supported yet)", name))
+	default:
+		return true
 	}
+	return false
 }
 
 // nameProblem says what is wrong with a pipeline or topic name, or returns "". Both follow

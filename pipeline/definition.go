@@ -39,7 +39,8 @@ type Input struct {
 	EventTime EventTime
 	// MaxOutOfOrderness is how far behind the latest event time seen a record may be and
 	// still count as on time: the watermark is the stream time minus this. At least 0;
-	// default 0.
+	// default 0. With a window operator, a whole number of milliseconds: it is the
+	// windows' allowed out-of-orderness.
 	MaxOutOfOrderness time.Duration
 }
 
@@ -111,14 +112,20 @@ func (d *Definition) LateTopic() string { return d.Name + "-late" }
 // GroupID is the Kafka consumer group id of the pipeline: its name.
 func (d *Definition) GroupID() string { return d.Name }
 
-// ApplyDefaults sets CommitInterval and StateDir when they are zero, as Parse does for a
-// file that leaves them out. It cannot default ExactlyOnce, whose zero value is a choice.
+// ApplyDefaults sets CommitInterval, StateDir and the Emit of window operators when they
+// are zero, as Parse does for a file that leaves them out. It cannot default ExactlyOnce,
+// whose zero value is a choice.
 func (d *Definition) ApplyDefaults() {
 	if d.CommitInterval == 0 {
 		d.CommitInterval = DefaultCommitInterval
 	}
 	if d.StateDir == "" {
 		d.StateDir = DefaultStateDir(d.Name)
+	}
+	for _, op := range d.Operators {
+		if op.Window != nil && op.Window.Emit == "" {
+			op.Window.Emit = EmitFinal
+		}
 	}
 }
 

@@ -102,7 +102,7 @@ func TestValidate(t *testing.T) {
 		{
 			name: "operator without a kind",
 			edit: func(d *Definition) { d.Operators[0] = Operator{} },
-			want: []string{"operators[0]: names no operator kind; use exactly one of aggregate, e.g. - aggregate: {field: amount}"},
+			want: []string{"operators[0]: names no operator kind; use exactly one of aggregate or window, e.g. - aggregate: {field: amount}"},
 		},
 		{
 			name: "a second operator",

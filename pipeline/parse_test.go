@@ -317,7 +317,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "field with two homes",
 			yaml: func(*testing.T) string { return base + "field: amount\n" },
-			want: []string{"p.yaml:14:1: field: unknown field; it belongs under input.event_time or under operators[].aggregate, so move it there"},
+			want: []string{"p.yaml:14:1: field: unknown field; it belongs under input.event_time, under operators[].aggregate or in an entry of operators[].window.aggregates, so move it there"},
 		},
 		{
 			name: "duplicate field",
@@ -642,7 +642,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "operator with no kind",
 			yaml: func(t *testing.T) string { return edit(t, "      field: amount\n", "      field: amount\n  - {}\n") },
-			want: []string{"p.yaml:12:5: operators[1]: names no operator kind; use exactly one of aggregate, e.g. - aggregate: {field: amount}"},
+			want: []string{"p.yaml:12:5: operators[1]: names no operator kind; use exactly one of aggregate or window, e.g. - aggregate: {field: amount}"},
 		},
 		{
 			name: "operator entry without a value",
@@ -671,7 +671,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "operator kind unknown",
 			yaml: func(t *testing.T) string { return edit(t, "  - aggregate:", "  - tumbling_window:") },
-			want: []string{"p.yaml:10:5: operators[0].tumbling_window: unknown operator kind; the kinds are aggregate"},
+			want: []string{"p.yaml:10:5: operators[0].tumbling_window: unknown operator kind; the kinds are aggregate and window"},
 		},
 		{
 			name: "operator setting not indented",
