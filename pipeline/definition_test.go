@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -253,8 +254,13 @@ func TestKind(t *testing.T) {
 func TestKindsTable(t *testing.T) {
 	seen := map[string]bool{}
 	for _, k := range kinds {
-		if k.name == "" || k.example == "" || len(k.fields) == 0 || k.isSet == nil || k.decode == nil || k.check == nil {
+		if k.name == "" || k.example == "" || len(k.fields) == 0 || k.needs == "" || k.isSet == nil || k.decode == nil || k.check == nil {
 			t.Errorf("kind %q: got an incomplete entry, want every part set", k.name)
+		}
+		for _, l := range k.lists {
+			if !slices.Contains(k.fields, l.name) || len(l.fields) == 0 || l.needs == "" {
+				t.Errorf("kind %q, list %q: got %+v, want a setting of the kind with fields and needs", k.name, l.name, l)
+			}
 		}
 		if seen[k.name] {
 			t.Errorf("kind %q: got it twice, want each kind once", k.name)
