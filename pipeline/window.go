@@ -12,7 +12,7 @@ import (
 )
 
 // Window is an operator that aggregates the records of each record key over event-time
-// windows, and emits one result per key and window:
+// windows, and emits the results per key and window:
 //
 //	operators:
 //	  - window:
@@ -24,8 +24,9 @@ import (
 //	        - {fn: quantile, field: amount, q: 0.99}
 //
 // A window closes when the watermark of its partition (the largest event time seen minus
-// Input.MaxOutOfOrderness) reaches its end plus Grace; a record whose windows have all
-// closed is late and goes to the late topic (Definition.LateTopic), never dropped.
+// Input.MaxOutOfOrderness) reaches its end plus Grace (for sessions, its end plus Gap plus
+// Grace); a record whose windows have all closed is late and goes to the late topic
+// (Definition.LateTopic), never dropped.
 //
 // Durations are whole milliseconds, the unit of event times. The windows count them in
 // int64 milliseconds up to 2^59, more than a time.Duration holds, so no Duration is too
@@ -40,9 +41,9 @@ type Window struct {
 	// Advance is how far apart hopping windows start: more than 0, at most Size.
 	// Required for hopping windows; must be 0 for every other type.
 	Advance time.Duration
-	// Gap is the inactivity that ends a session: records of a key less than Gap apart
-	// are in one session. Required for session windows, more than 0; must be 0 for
-	// every other type.
+	// Gap is the inactivity that ends a session: records of a key at most Gap apart are
+	// in one session. Required for session windows, more than 0; must be 0 for every
+	// other type.
 	Gap time.Duration
 	// Grace is how long after its end (as the watermark goes) a window still takes
 	// records: at least 0, default 0.
@@ -69,8 +70,8 @@ const (
 	// WindowSliding windows hold the records whose event times are at most size apart:
 	// each record at t defines the window [t-size, t+1).
 	WindowSliding WindowType = "sliding"
-	// WindowSession windows hold a key's records separated by less than gap; a record
-	// that bridges two sessions merges them.
+	// WindowSession windows hold a key's records separated by at most gap; a record that
+	// bridges two sessions merges them.
 	WindowSession WindowType = "session"
 )
 
@@ -101,9 +102,11 @@ const (
 	AggMax AggFunc = "max"
 	// AggAvg is the mean of the values of the field.
 	AggAvg AggFunc = "avg"
-	// AggFirst is the value of the field in the record with the earliest event time.
+	// AggFirst is the value of the field in the record with the earliest event time (of
+	// records with equal event times, the first in offset order).
 	AggFirst AggFunc = "first"
-	// AggLast is the value of the field in the record with the latest event time.
+	// AggLast is the value of the field in the record with the latest event time (of
+	// records with equal event times, the last in offset order).
 	AggLast AggFunc = "last"
 	// AggCountDistinct estimates the number of distinct values of the field
 	// (HyperLogLog, about 0.8% relative standard error).
