@@ -32,7 +32,14 @@ func check(d *Definition, r reporter) {
 		r.missing("operators", "add at least one operator, e.g. operators: [{"+kinds[0].example+"}]")
 	}
 	for i, op := range d.Operators {
-		checkOperator(op, fmt.Sprintf("operators[%d]", i), r)
+		path := fmt.Sprintf("operators[%d]", i)
+		if i > 0 {
+			// The processor runs one operator for now. This also keeps a pipeline to at
+			// most one window operator, which stays a rule when this one goes.
+			r.invalid(path, "a pipeline has exactly one operator for now, because the processor runs one; "+
+				"remove this one, or run it in a pipeline of its own")
+		}
+		checkOperator(op, path, r)
 	}
 
 	checkTopic(d, r, "output.topic", d.Output.Topic, "add the output topic, e.g. topic: card-totals")
@@ -103,10 +110,23 @@ func checkInput(d *Definition, r reporter) {
 		r.invalid("input.event_time.format", fmt.Sprintf("%q is not a time format; use rfc3339 or epoch_millis", in.EventTime.Format))
 	}
 
-	if in.MaxOutOfOrderness < 0 {
+	switch {
+	case in.MaxOutOfOrderness < 0:
 		r.invalid("input.max_out_of_orderness", fmt.Sprintf("%s is negative; use 0 (the default) or a positive duration, e.g. 5s",
 			formatDuration(in.MaxOutOfOrderness)))
+	case hasWindow(d) && wholeMillis(in.MaxOutOfOrderness) != "":
+		r.invalid("input.max_out_of_orderness", wholeMillis(in.MaxOutOfOrderness))
 	}
+}
+
+// hasWindow reports whether the pipeline has a window operator.
+func hasWindow(d *Definition) bool {
+	for _, op := range d.Operators {
+		if op.Window != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // checkTopic checks a topic name at path and reports whether it is valid. An empty name is
@@ -122,9 +142,20 @@ func checkTopic(d *Definition, r reporter, path, topic, hint string) bool {
 		r.invalid(path, msg)
 		return false
 	}
-	if d.Name != "" && topic == d.ChangelogTopic() {
-		r.invalid(path, fmt.Sprintf("%q is the changelog topic of this pipeline; choose another topic", topic))
-		return false
+	if d.Name == "" {
+		return true
+	}
+	// Input topics may not be internal topics either: a pipeline that read its own dead
+	// letters or late records would send them round forever.
+	for _, it := range []struct{ name, what string }{
+		{d.ChangelogTopic(), "changelog topic"},
+		{d.DeadLetterTopic(), "dead-letter topic"},
+		{d.LateTopic(), "late-record topic"},
+	} {
+		if topic == it.name {
+			r.invalid(path, fmt.Sprintf("%q is the %s of this pipeline; choose another topic", topic, it.what))
+			return false
+		}
 	}
 	return true
 }
@@ -153,7 +184,8 @@ func checkOperator(op Operator, path string, r reporter) {
 }
 
 // checkFieldName checks the name of a record field: for now a top-level field, so no dots.
-func checkFieldName(r reporter, path, name, hint string) {
+// It reports whether the name is valid.
+func checkFieldName(r reporter, path, name, hint string) bool {
 	switch {
 	case name == "":
 		r.missing(path, hint)
@@ -163,7 +195,10 @@ func checkFieldName(r reporter, path, name, hint string) {
 		// Rejected rather than taken literally, so that dotted paths into nested fields
 		// can come later without changing the meaning of existing files.
 		r.invalid(path, fmt.Sprintf("%q is a dotted path; use a top-level field name (nested fields are not supported yet)", name))
+	default:
+		return true
 	}
+	return false
 }
 
 // nameProblem says what is wrong with a pipeline or topic name, or returns "". Both follow

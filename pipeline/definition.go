@@ -11,7 +11,7 @@ type Definition struct {
 	Name string
 	// Input is the topics to read and how to read their records.
 	Input Input
-	// Operators run in order on every record. At least one.
+	// Operators run in order on every record. Exactly one for now: the processor runs one.
 	Operators []Operator
 	// Output is where results go.
 	Output Output
@@ -28,7 +28,8 @@ type Definition struct {
 
 // Input is the topics a pipeline reads and how to read their records.
 type Input struct {
-	// Topics are the input topic names: one or more, distinct, valid Kafka topic names.
+	// Topics are the input topic names: one or more, distinct, valid Kafka topic names,
+	// none of them an internal topic of the pipeline.
 	Topics []string
 	// Format is the encoding of the record values. Required.
 	Format Format
@@ -38,7 +39,8 @@ type Input struct {
 	EventTime EventTime
 	// MaxOutOfOrderness is how far behind the latest event time seen a record may be and
 	// still count as on time: the watermark is the stream time minus this. At least 0;
-	// default 0.
+	// default 0. With a window operator, a whole number of milliseconds: it is the
+	// windows' allowed out-of-orderness.
 	MaxOutOfOrderness time.Duration
 }
 
@@ -70,8 +72,8 @@ const (
 
 // Output is where a pipeline writes its results.
 type Output struct {
-	// Topic is the output topic: a valid Kafka topic name, not an input topic and not the
-	// changelog topic. Required.
+	// Topic is the output topic: a valid Kafka topic name, not an input topic and none of
+	// the pipeline's internal topics (changelog, dead letters, late records). Required.
 	Topic string
 }
 
@@ -99,17 +101,31 @@ func DefaultStateDir(name string) string { return "./kappa-state/" + name }
 // "<name>-changelog".
 func (d *Definition) ChangelogTopic() string { return d.Name + "-changelog" }
 
+// DeadLetterTopic is the topic that takes the records the pipeline cannot process, such as
+// malformed ones: "<name>-dlq".
+func (d *Definition) DeadLetterTopic() string { return d.Name + "-dlq" }
+
+// LateTopic is the topic that takes the records that arrive after every window they belong
+// to has closed: "<name>-late". Only pipelines with a window operator write to it.
+func (d *Definition) LateTopic() string { return d.Name + "-late" }
+
 // GroupID is the Kafka consumer group id of the pipeline: its name.
 func (d *Definition) GroupID() string { return d.Name }
 
-// ApplyDefaults sets CommitInterval and StateDir when they are zero, as Parse does for a
-// file that leaves them out. It cannot default ExactlyOnce, whose zero value is a choice.
+// ApplyDefaults sets CommitInterval, StateDir and the Emit of window operators when they
+// are zero, as Parse does for a file that leaves them out. It cannot default ExactlyOnce,
+// whose zero value is a choice.
 func (d *Definition) ApplyDefaults() {
 	if d.CommitInterval == 0 {
 		d.CommitInterval = DefaultCommitInterval
 	}
 	if d.StateDir == "" {
 		d.StateDir = DefaultStateDir(d.Name)
+	}
+	for _, op := range d.Operators {
+		if op.Window != nil && op.Window.Emit == "" {
+			op.Window.Emit = EmitFinal
+		}
 	}
 }
 

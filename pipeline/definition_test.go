@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,8 +102,16 @@ func TestValidate(t *testing.T) {
 		},
 		{
 			name: "operator without a kind",
-			edit: func(d *Definition) { d.Operators = append(d.Operators, Operator{}) },
-			want: []string{"operators[1]: names no operator kind; use exactly one of aggregate, e.g. - aggregate: {field: amount}"},
+			edit: func(d *Definition) { d.Operators[0] = Operator{} },
+			want: []string{"operators[0]: names no operator kind; use exactly one of aggregate or window, e.g. - aggregate: {field: amount}"},
+		},
+		{
+			name: "a second operator",
+			edit: func(d *Definition) { d.Operators = append(d.Operators, Operator{Aggregate: &Aggregate{}}) },
+			want: []string{
+				"operators[1]: a pipeline has exactly one operator for now, because the processor runs one; remove this one, or run it in a pipeline of its own",
+				"operators[1].aggregate.field: required field is missing; add the numeric field to aggregate, e.g. field: amount",
+			},
 		},
 		{
 			name: "output topic",
@@ -113,6 +122,31 @@ func TestValidate(t *testing.T) {
 			name: "changelog topic",
 			edit: func(d *Definition) { d.Output.Topic = d.ChangelogTopic() },
 			want: []string{`output.topic: "card-totals-changelog" is the changelog topic of this pipeline; choose another topic`},
+		},
+		{
+			name: "dead-letter topic",
+			edit: func(d *Definition) { d.Output.Topic = d.DeadLetterTopic() },
+			want: []string{`output.topic: "card-totals-dlq" is the dead-letter topic of this pipeline; choose another topic`},
+		},
+		{
+			name: "late topic",
+			edit: func(d *Definition) { d.Output.Topic = d.LateTopic() },
+			want: []string{`output.topic: "card-totals-late" is the late-record topic of this pipeline; choose another topic`},
+		},
+		{
+			name: "internal topics as inputs",
+			edit: func(d *Definition) {
+				d.Input.Topics = []string{"card-totals-dlq", "card-totals-late", "card-totals-changelog"}
+			},
+			want: []string{
+				`input.topics[0]: "card-totals-dlq" is the dead-letter topic of this pipeline; choose another topic`,
+				`input.topics[1]: "card-totals-late" is the late-record topic of this pipeline; choose another topic`,
+				`input.topics[2]: "card-totals-changelog" is the changelog topic of this pipeline; choose another topic`,
+			},
+		},
+		{
+			name: "internal topics of another pipeline",
+			edit: func(d *Definition) { d.Input.Topics, d.Output.Topic = []string{"fraud-late"}, "fraud-dlq" },
 		},
 		{
 			name: "commit_interval bounds",
@@ -185,6 +219,12 @@ func TestNames(t *testing.T) {
 	if got, want := d.ChangelogTopic(), "card-totals-changelog"; got != want {
 		t.Errorf("ChangelogTopic: got %q, want %q", got, want)
 	}
+	if got, want := d.DeadLetterTopic(), "card-totals-dlq"; got != want {
+		t.Errorf("DeadLetterTopic: got %q, want %q", got, want)
+	}
+	if got, want := d.LateTopic(), "card-totals-late"; got != want {
+		t.Errorf("LateTopic: got %q, want %q", got, want)
+	}
 	if got, want := d.GroupID(), "card-totals"; got != want {
 		t.Errorf("GroupID: got %q, want %q", got, want)
 	}
@@ -214,8 +254,13 @@ func TestKind(t *testing.T) {
 func TestKindsTable(t *testing.T) {
 	seen := map[string]bool{}
 	for _, k := range kinds {
-		if k.name == "" || k.example == "" || len(k.fields) == 0 || k.isSet == nil || k.decode == nil || k.check == nil {
+		if k.name == "" || k.example == "" || len(k.fields) == 0 || k.needs == "" || k.isSet == nil || k.decode == nil || k.check == nil {
 			t.Errorf("kind %q: got an incomplete entry, want every part set", k.name)
+		}
+		for _, l := range k.lists {
+			if !slices.Contains(k.fields, l.name) || len(l.fields) == 0 || l.needs == "" {
+				t.Errorf("kind %q, list %q: got %+v, want a setting of the kind with fields and needs", k.name, l.name, l)
+			}
 		}
 		if seen[k.name] {
 			t.Errorf("kind %q: got it twice, want each kind once", k.name)

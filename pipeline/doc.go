@@ -2,17 +2,27 @@
 // Go API (Definition), the defaults, and the validation rules that both share.
 //
 // A definition names the pipeline (which is also its consumer group id and the prefix of
-// its internal topics), its input topics and how to read a key and an event time from
-// their records, the operators to run, the output topic, and the commit settings. Parse
-// and Load read the file strictly and report every problem at once, each with its file,
-// line, column and field path, in a Problems error; Definition.Validate applies the same
-// rules to a definition built in Go. See examples/card-totals.yaml for a commented file.
+// its internal topics: <name>-changelog, <name>-dlq and <name>-late, none of which may be an
+// input or the output), its input topics and how to read a key and an event time from
+// their records, the operator to run, the output topic, and the commit settings. Parse and
+// Load read the file strictly and report every problem at once, each with its file, line,
+// column and field path, in a Problems error; Definition.Validate applies the same rules to
+// a definition built in Go. See examples/card-totals.yaml for a commented file.
 //
 // The package is pure. It must never import Kafka, Pebble, zap or Prometheus, never touch
 // the network, never read the wall clock, and never create topics or directories: it says
 // what a pipeline is and whether that is well-formed, not whether the topics exist or the
 // state directory is writable (those are checked where they are used). Load is its only
 // I/O: it reads the one file it is given.
+//
+// There are two kinds of operator, and a pipeline has exactly one operator for now (the
+// processor runs one). Aggregate keeps a running count, sum, min and max per record key.
+// Window aggregates per record key over event-time windows (tumbling, hopping, sliding or
+// session) with the functions of AggFunc, and emits each window's results when it closes
+// (EmitFinal) or at every change (EmitUpdate); Aggregation.Name says how each result is
+// named in the output. Window durations are whole milliseconds, the unit of event times;
+// input.max_out_of_orderness is the windows' allowed out-of-orderness, and records that
+// come after all their windows have closed go to the late topic.
 //
 // Adding an operator kind means a field on Operator, a settings type, and one entry in the
 // kinds table of operator.go; the parser, the messages and Validate pick it up from there.

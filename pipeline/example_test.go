@@ -79,3 +79,61 @@ func ExampleDefinition_Validate() {
 	// Output:
 	// output.topic: "card-totals-changelog" is the changelog topic of this pipeline; choose another topic
 }
+
+func ExampleParse_window() {
+	src := []byte(`name: card-windows
+input:
+  topics: [transactions]
+  format: json
+  key_field: card_id
+  event_time: {field: ts, format: epoch_millis}
+  max_out_of_orderness: 5s
+operators:
+  - window:
+      type: hopping
+      size: 10m
+      advance: 1m
+      grace: 30s
+      aggregates:
+        - {fn: count}
+        - {fn: sum, field: amount}
+        - {fn: max, field: amount, as: largest}
+        - {fn: quantile, field: amount, q: 0.99}
+output:
+  topic: card-windows
+`)
+	d, err := pipeline.Parse("pipeline.yaml", src)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	w := d.Operators[0].Window
+	fmt.Println(d.Operators[0].Kind(), w.Type, w.Size, w.Advance, w.Grace, w.Emit, d.LateTopic())
+	for _, a := range w.Aggregates {
+		fmt.Print(a.Name(), " ")
+	}
+	fmt.Println()
+	// Output:
+	// window hopping 10m0s 1m0s 30s final card-windows-late
+	// count sum_amount largest p99_amount
+}
+
+func ExampleAggregation_Name() {
+	for _, a := range []pipeline.Aggregation{
+		{Func: pipeline.AggCount},
+		{Func: pipeline.AggSum, Field: "amount"},
+		{Func: pipeline.AggCountDistinct, Field: "merchant"},
+		{Func: pipeline.AggQuantile, Field: "amount", Q: 0.5},
+		{Func: pipeline.AggQuantile, Field: "amount", Q: 0.999},
+		{Func: pipeline.AggMax, Field: "amount", As: "largest"},
+	} {
+		fmt.Println(a.Name())
+	}
+	// Output:
+	// count
+	// sum_amount
+	// count_distinct_merchant
+	// p50_amount
+	// p99.9_amount
+	// largest
+}

@@ -14,6 +14,8 @@ import (
 // each, sorted, and the same on a second parse.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(base))
+	f.Add([]byte(windowBase))
+	f.Add([]byte("operators: [{window: {type: session, gap: 1m, size: 0s, aggregates: [{fn: quantile, q: .nan, as: ''}, count, -]}}]\n"))
 	f.Add([]byte(""))
 	f.Add([]byte("---\n"))
 	f.Add([]byte("name: x\n---\nname: y\n"))

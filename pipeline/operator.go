@@ -11,6 +11,8 @@ import "go.yaml.in/yaml/v3"
 type Operator struct {
 	// Aggregate keeps a per-key running count, sum, min and max of a numeric field.
 	Aggregate *Aggregate
+	// Window aggregates the records of each record key over event-time windows.
+	Window *Window
 }
 
 // Aggregate is a stateful operator that keeps, per record key, the running count, sum,
@@ -41,7 +43,11 @@ type operatorKind struct {
 	name    string
 	example string   // a whole list entry as messages show it, without the "- "
 	fields  []string // the settings in the file, in documentation order
-	isSet   func(Operator) bool
+	needs   string   // what an empty entry needs, for messages: "field"
+	// lists are the settings that are lists of mappings, such as the aggregates of a
+	// window, so that messages can say where their fields belong.
+	lists []listSetting
+	isSet func(Operator) bool
 	// decode fills the kind's settings into op from the fields that the parser found
 	// (only names from fields, each once) and reports wrong types through p.
 	decode func(p *parser, fields map[string]*yaml.Node, path string, op *Operator)
@@ -51,25 +57,38 @@ type operatorKind struct {
 }
 
 // kinds lists every operator kind. Adding one is a field on Operator, its settings type,
-// and an entry here.
-var kinds = []operatorKind{
-	{
-		name:    "aggregate",
-		example: "aggregate: {field: amount}",
-		fields:  []string{"field"},
-		isSet:   func(o Operator) bool { return o.Aggregate != nil },
-		decode: func(p *parser, fields map[string]*yaml.Node, path string, op *Operator) {
-			a := &Aggregate{}
-			if n, ok := fields["field"]; ok {
-				a.Field = p.str(n, path+".field")
-			}
-			op.Aggregate = a
-		},
-		check: func(op Operator, path string, r reporter) {
-			checkFieldName(r, path+".field", op.Aggregate.Field,
-				"add the numeric field to aggregate, e.g. field: amount")
-		},
+// and an entry here. It is set in init rather than declared with its entries because the
+// decoders of nested settings (window's aggregates) use the parser, whose messages read
+// kinds: a declaration would be an initialization cycle.
+var kinds []operatorKind
+
+func init() { kinds = []operatorKind{aggregateKind, windowKind} }
+
+// aggregateKind is the entry of the aggregate operator in kinds.
+var aggregateKind = operatorKind{
+	name:    "aggregate",
+	example: "aggregate: {field: amount}",
+	fields:  []string{"field"},
+	needs:   "field",
+	isSet:   func(o Operator) bool { return o.Aggregate != nil },
+	decode: func(p *parser, fields map[string]*yaml.Node, path string, op *Operator) {
+		a := &Aggregate{}
+		if n, ok := fields["field"]; ok {
+			a.Field = p.str(n, path+".field")
+		}
+		op.Aggregate = a
 	},
+	check: func(op Operator, path string, r reporter) {
+		checkFieldName(r, path+".field", op.Aggregate.Field,
+			"add the numeric field to aggregate, e.g. field: amount")
+	},
+}
+
+// listSetting is a setting of an operator kind that is a list of mappings.
+type listSetting struct {
+	name   string
+	fields []string // the fields of an entry, in documentation order
+	needs  string   // what an empty entry needs, for messages
 }
 
 // kindNamed returns the kind with the given name, or nil.

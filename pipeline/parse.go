@@ -393,8 +393,10 @@ func (p *parser) unknownKind(e entry, path string, found []entry) {
 		for _, f := range found {
 			if slices.Contains(owners, f.name) {
 				msg = fmt.Sprintf("%q is a setting of %s, not an operator kind; indent it under %s:", e.name, f.name, f.name)
-				// The misplaced setting is the report, not its absence under the kind.
+				// The misplaced setting is the report, not its absence under the kind, nor
+				// the kind left empty when none of its settings are indented.
 				p.misplaced[join(join(path, f.name), e.name)] = true
+				p.misplaced[join(path, f.name)] = true
 			}
 		}
 	}
@@ -489,7 +491,11 @@ func (p *parser) record(path string, e entry) {
 // likeliest fix: a field it looks like, or the mapping where it belongs.
 func (p *parser) unknownField(e entry, path string, names []string) {
 	var msg string
-	if s := suggest(e.name, names); s != "" {
+	s := suggest(e.name, names)
+	if a, ok := aliases[normalize(e.name)]; ok && slices.Contains(names, a) {
+		s = a
+	}
+	if s != "" {
 		msg = fmt.Sprintf("unknown field; did you mean %q?", s)
 		p.misplaced[join(path, s)] = true // the typo is the report, not the missing field
 	} else if paths, homes := homesOf(e.name, path); len(homes) > 0 {
@@ -524,8 +530,36 @@ func homesOf(name, except string) (paths, names []string) {
 		if slices.Contains(k.fields, name) {
 			names = append(names, "under operators[]."+k.name)
 		}
+		for _, l := range k.lists {
+			if slices.Contains(l.fields, name) {
+				names = append(names, "in an entry of operators[]."+k.name+"."+l.name)
+			}
+		}
 	}
 	return paths, names
+}
+
+// aliases are the names that users coming from other stream processors write for fields
+// of ours that they do not resemble closely enough for suggest.
+var aliases = map[string]string{
+	"func":             "fn",
+	"function":         "fn",
+	"quantile":         "q",
+	"percentile":       "q",
+	"alias":            "as",
+	"kind":             "type",
+	"length":           "size",
+	"duration":         "size",
+	"hop":              "advance",
+	"slide":            "advance",
+	"step":             "advance",
+	"timeout":          "gap",
+	"inactivity_gap":   "gap",
+	"allowed_lateness": "grace",
+	"lateness":         "grace",
+	"mode":             "emit",
+	"aggregations":     "aggregates",
+	"aggs":             "aggregates",
 }
 
 // given reports an optional field written with no value, which is more likely an
@@ -699,7 +733,10 @@ func parentPath(path string) string {
 	return path[:i]
 }
 
-var kindPath = regexp.MustCompile(`^operators\[\d+\]\.(.+)$`)
+var (
+	kindPath  = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)$`)
+	entryPath = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)\.([^.]+)\[\d+\]$`)
+)
 
 func sectionHint(path string) string {
 	if h, ok := sectionHints[path]; ok {
@@ -707,7 +744,16 @@ func sectionHint(path string) string {
 	}
 	if m := kindPath.FindStringSubmatch(path); m != nil {
 		if k := kindNamed(m[1]); k != nil {
-			return fmt.Sprintf("it needs %s, e.g. %s", andList(k.fields), k.example)
+			return fmt.Sprintf("it needs %s, e.g. %s", k.needs, k.example)
+		}
+	}
+	if m := entryPath.FindStringSubmatch(path); m != nil {
+		if k := kindNamed(m[1]); k != nil {
+			for _, l := range k.lists {
+				if l.name == m[2] {
+					return "it needs " + l.needs
+				}
+			}
 		}
 	}
 	return "fill it in" // unreachable while every mapping has a hint

@@ -129,15 +129,6 @@ func TestParseValid(t *testing.T) {
 			want: func(d *Definition) { d.Input.Topics = []string{"transactions", "refunds"} },
 		},
 		{
-			name: "several operators",
-			yaml: func(t *testing.T) string {
-				return edit(t, "      field: amount\n", "      field: amount\n  - aggregate: {field: fee}\n")
-			},
-			want: func(d *Definition) {
-				d.Operators = append(d.Operators, Operator{Aggregate: &Aggregate{Field: "fee"}})
-			},
-		},
-		{
 			name: "flow style",
 			yaml: func(*testing.T) string {
 				return `{name: card-totals, input: {topics: [transactions], format: json, key_field: card_id,` +
@@ -326,7 +317,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "field with two homes",
 			yaml: func(*testing.T) string { return base + "field: amount\n" },
-			want: []string{"p.yaml:14:1: field: unknown field; it belongs under input.event_time or under operators[].aggregate, so move it there"},
+			want: []string{"p.yaml:14:1: field: unknown field; it belongs under input.event_time, under operators[].aggregate or in an entry of operators[].window.aggregates, so move it there"},
 		},
 		{
 			name: "duplicate field",
@@ -598,6 +589,21 @@ func TestParseProblems(t *testing.T) {
 			want: []string{`p.yaml:13:10: output.topic: "card-totals-changelog" is the changelog topic of this pipeline; choose another topic`},
 		},
 		{
+			name: "output is the dead-letter topic",
+			yaml: func(t *testing.T) string { return edit(t, "topic: card-totals", "topic: card-totals-dlq") },
+			want: []string{`p.yaml:13:10: output.topic: "card-totals-dlq" is the dead-letter topic of this pipeline; choose another topic`},
+		},
+		{
+			name: "output is the late topic",
+			yaml: func(t *testing.T) string { return edit(t, "topic: card-totals", "topic: card-totals-late") },
+			want: []string{`p.yaml:13:10: output.topic: "card-totals-late" is the late-record topic of this pipeline; choose another topic`},
+		},
+		{
+			name: "input is the dead-letter topic",
+			yaml: func(t *testing.T) string { return edit(t, "[transactions]", "[transactions, card-totals-dlq]") },
+			want: []string{`p.yaml:3:26: input.topics[1]: "card-totals-dlq" is the dead-letter topic of this pipeline; choose another topic`},
+		},
+		{
 			name: "input is the changelog",
 			yaml: func(t *testing.T) string { return edit(t, "[transactions]", "[card-totals-changelog]") },
 			want: []string{`p.yaml:3:12: input.topics[0]: "card-totals-changelog" is the changelog topic of this pipeline; choose another topic`},
@@ -609,6 +615,16 @@ func TestParseProblems(t *testing.T) {
 		},
 
 		// Operator entries.
+		{
+			name: "a second operator",
+			yaml: func(t *testing.T) string {
+				return edit(t, "      field: amount\n", "      field: amount\n  - aggregate: {field: fee}\n  - aggregate: {field: tip}\n")
+			},
+			want: []string{
+				"p.yaml:12:5: operators[1]: a pipeline has exactly one operator for now, because the processor runs one; remove this one, or run it in a pipeline of its own",
+				"p.yaml:13:5: operators[2]: a pipeline has exactly one operator for now, because the processor runs one; remove this one, or run it in a pipeline of its own",
+			},
+		},
 		{
 			name: "operators not a list",
 			yaml: func(t *testing.T) string {
@@ -626,7 +642,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "operator with no kind",
 			yaml: func(t *testing.T) string { return edit(t, "      field: amount\n", "      field: amount\n  - {}\n") },
-			want: []string{"p.yaml:12:5: operators[1]: names no operator kind; use exactly one of aggregate, e.g. - aggregate: {field: amount}"},
+			want: []string{"p.yaml:12:5: operators[1]: names no operator kind; use exactly one of aggregate or window, e.g. - aggregate: {field: amount}"},
 		},
 		{
 			name: "operator entry without a value",
@@ -655,7 +671,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "operator kind unknown",
 			yaml: func(t *testing.T) string { return edit(t, "  - aggregate:", "  - tumbling_window:") },
-			want: []string{"p.yaml:10:5: operators[0].tumbling_window: unknown operator kind; the kinds are aggregate"},
+			want: []string{"p.yaml:10:5: operators[0].tumbling_window: unknown operator kind; the kinds are aggregate and window"},
 		},
 		{
 			name: "operator setting not indented",
