@@ -109,6 +109,16 @@ func (d *Definition) DeadLetterTopic() string { return d.Name + "-dlq" }
 // to has closed: "<name>-late". Only pipelines with a window operator write to it.
 func (d *Definition) LateTopic() string { return d.Name + "-late" }
 
+// HasWindow reports whether the pipeline has a window operator, and so a late topic.
+func (d *Definition) HasWindow() bool {
+	for _, op := range d.Operators {
+		if op.Window != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // GroupID is the Kafka consumer group id of the pipeline: its name.
 func (d *Definition) GroupID() string { return d.Name }
 

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kappa-stream/kappa/pipeline"
+	"github.com/kappa-stream/kappa/windows"
 )
 
 // Reason classes of records that cannot be processed. They name the dead-letter reason
@@ -39,7 +40,15 @@ func (e *DecodeError) Error() string {
 type event struct {
 	key       []byte // the aggregation key, as the output's Kafka key
 	eventTime int64  // epoch milliseconds
-	value     float64
+	// values are the operator's fields, in the decoder's order. The slice is the decoder's
+	// and is reused by its next decode.
+	values []windows.Value
+}
+
+// field is one field an operator reads: a number, or (text) also a string.
+type field struct {
+	name string
+	text bool
 }
 
 // decoder extracts a pipeline's fields from JSON values. It validates the whole value and
@@ -48,15 +57,20 @@ type decoder struct {
 	keyField   string
 	timeField  string
 	timeFormat pipeline.TimeFormat
-	valueField string
+	fields     []field
+
+	raws   [][]byte // scratch: the raw values of fields
+	values []windows.Value
 }
 
-func newDecoder(def *pipeline.Definition, valueField string) *decoder {
+func newDecoder(def *pipeline.Definition, fields ...field) *decoder {
 	return &decoder{
 		keyField:   def.Input.KeyField,
 		timeField:  def.Input.EventTime.Field,
 		timeFormat: def.Input.EventTime.Format,
-		valueField: valueField,
+		fields:     fields,
+		raws:       make([][]byte, len(fields)),
+		values:     make([]windows.Value, len(fields)),
 	}
 }
 
@@ -78,15 +92,19 @@ func (d *decoder) decode(value []byte) (event, error) {
 	if !json.Valid(value) {
 		return ev, &DecodeError{Reason: ReasonDecode, Msg: "value is not valid JSON"}
 	}
-	var rawKey, rawTime, rawValue []byte
+	var rawKey, rawTime []byte
+	clear(d.raws)
 	err := scanObject(value, func(name, raw []byte) {
 		switch string(name) {
 		case d.keyField:
 			rawKey = raw
 		case d.timeField:
 			rawTime = raw
-		case d.valueField:
-			rawValue = raw
+		}
+		for i, f := range d.fields {
+			if string(name) == f.name {
+				d.raws[i] = raw
+			}
 		}
 	})
 	if err != nil {
@@ -99,9 +117,26 @@ func (d *decoder) decode(value []byte) (event, error) {
 	if ev.eventTime, err = d.eventMillis(rawTime); err != nil {
 		return ev, err
 	}
-	if ev.value, err = number(d.valueField, rawValue); err != nil {
-		return ev, err
+	for i, f := range d.fields {
+		raw := d.raws[i]
+		if f.text && raw != nil && raw[0] == '"' {
+			s, err := jsonString(raw)
+			if err != nil {
+				return ev, schemaErr(f.name, "%v", err)
+			}
+			d.values[i] = windows.Value{Text: []byte(s), IsText: true}
+			continue
+		}
+		v, err := number(f.name, raw)
+		if err != nil {
+			if f.text && raw != nil {
+				return ev, schemaErr(f.name, "got %s, want a string or a number", jsonKind(raw))
+			}
+			return ev, err
+		}
+		d.values[i] = windows.Value{Num: v}
 	}
+	ev.values = d.values
 	return ev, nil
 }
 

@@ -59,6 +59,7 @@ type fakeConfig struct {
 	Output     string   // output topic
 	Changelog  string   // changelog topic
 	DeadLetter string   // dead-letter topic
+	Late       string   // late-record topic
 	Partitions int32    // partitions of every topic
 	// MaxPerPoll bounds the records one Poll returns (0: no bound).
 	MaxPerPoll int
@@ -187,7 +188,7 @@ func newFakeKafka(cfg fakeConfig) *fakeKafka {
 		owner:     map[int32]*fakeClient{},
 		wake:      make(chan struct{}),
 	}
-	topics := append(slices.Clone(cfg.Inputs), cfg.Output, cfg.Changelog, cfg.DeadLetter)
+	topics := append(slices.Clone(cfg.Inputs), cfg.Output, cfg.Changelog, cfg.DeadLetter, cfg.Late)
 	for _, t := range topics {
 		for p := range cfg.Partitions {
 			k.logs[topicPartition{t, p}] = &fakeLog{}
@@ -807,7 +808,7 @@ func (c *fakeClient) Produce(out *model.Output, done func(offset int64, err erro
 		err = errInjected
 	case c.usableLocked() != nil:
 		err = c.usableLocked()
-	case l == nil || (out.Topic != k.cfg.Output && out.Topic != k.cfg.Changelog && out.Topic != k.cfg.DeadLetter):
+	case l == nil || (out.Topic != k.cfg.Output && out.Topic != k.cfg.Changelog && out.Topic != k.cfg.DeadLetter && out.Topic != k.cfg.Late):
 		err = fmt.Errorf("fakekafka: produce to %s: unknown topic or partition, or an input topic", tp)
 	case c.eos && c.txn == nil:
 		err = fmt.Errorf("fakekafka: produce to %s outside a transaction", tp)

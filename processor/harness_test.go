@@ -61,6 +61,7 @@ func fakeFor(def *pipeline.Definition, partitions int32, cfg fakeConfig) *fakeKa
 	cfg.Output = def.Output.Topic
 	cfg.Changelog = def.ChangelogTopic()
 	cfg.DeadLetter = DeadLetterTopic(def)
+	cfg.Late = def.LateTopic()
 	cfg.Partitions = partitions
 	return newFakeKafka(cfg)
 }

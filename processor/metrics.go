@@ -12,6 +12,7 @@ type metrics struct {
 	recordsIn     *prometheus.CounterVec
 	recordsOut    *prometheus.CounterVec
 	deadLetters   *prometheus.CounterVec
+	late          *prometheus.CounterVec
 	transactions  *prometheus.CounterVec
 	commitSeconds prometheus.Histogram
 	rebalances    prometheus.Counter
@@ -33,6 +34,10 @@ func newMetrics(reg prometheus.Registerer, store *state.Store) (*metrics, error)
 			Name: "kappa_processor_dead_letters_total",
 			Help: "Input records sent to the dead-letter topic, by reason class.",
 		}, []string{"reason"}),
+		late: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kappa_processor_late_records_total",
+			Help: "Input records that arrived after every window they belong to had closed, sent to the late topic, by input topic.",
+		}, []string{"topic"}),
 		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kappa_processor_transactions_total",
 			Help: "Ended transactions (commit cycles in at-least-once mode), by result: committed or aborted.",
@@ -60,7 +65,7 @@ func newMetrics(reg prometheus.Registerer, store *state.Store) (*metrics, error)
 		Help: "Disk space used by the local state store.",
 	}, func() float64 { return float64(store.DiskUsage()) })
 	for _, c := range []prometheus.Collector{
-		m.recordsIn, m.recordsOut, m.deadLetters, m.transactions, m.commitSeconds,
+		m.recordsIn, m.recordsOut, m.deadLetters, m.late, m.transactions, m.commitSeconds,
 		m.rebalances, m.restored, m.assigned, stateBytes,
 	} {
 		if err := reg.Register(c); err != nil {

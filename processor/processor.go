@@ -46,7 +46,8 @@ type Processor struct {
 	cfg     Config
 	log     *zap.Logger
 	def     *pipeline.Definition
-	ops     []*aggregateOp
+	agg     *aggregateOp // the pipeline's one operator: agg or win
+	win     *windowOp
 	metrics *metrics
 
 	mu       sync.Mutex // guards pending
@@ -62,6 +63,7 @@ type Stats struct {
 	RecordsIn    atomic.Int64
 	RecordsOut   atomic.Int64
 	DeadLetters  atomic.Int64
+	Late         atomic.Int64
 	Commits      atomic.Int64
 	Aborts       atomic.Int64
 	Restored     atomic.Int64
@@ -70,8 +72,8 @@ type Stats struct {
 
 // Snapshot is a copy of the processor's counters.
 type Snapshot struct {
-	RecordsIn, RecordsOut, DeadLetters, Commits, Aborts, Restored int64
-	LastCommit                                                    time.Time
+	RecordsIn, RecordsOut, DeadLetters, Late, Commits, Aborts, Restored int64
+	LastCommit                                                          time.Time
 }
 
 type assignEvent struct {
@@ -107,14 +109,20 @@ func New(cfg Config) (*Processor, error) {
 		cfg.RetryBackoff = time.Second
 	}
 	p := &Processor{cfg: cfg, log: cfg.Logger, def: cfg.Definition}
-	for i, op := range cfg.Definition.Operators {
-		if op.Aggregate == nil {
-			return nil, fmt.Errorf("processor: operator %d (%s) is not supported yet", i, op.Kind())
-		}
-		p.ops = append(p.ops, newAggregateOp(byte(i), cfg.Definition, op.Aggregate))
+	if n := len(cfg.Definition.Operators); n != 1 {
+		return nil, fmt.Errorf("processor: a pipeline runs exactly one operator for now, got %d", n)
 	}
-	if len(p.ops) != 1 {
-		return nil, fmt.Errorf("processor: want exactly one aggregate operator, got %d", len(p.ops))
+	switch op := cfg.Definition.Operators[0]; {
+	case op.Aggregate != nil:
+		p.agg = newAggregateOp(0, cfg.Definition, op.Aggregate)
+	case op.Window != nil:
+		w, err := newWindowOp(0, cfg.Definition, op.Window)
+		if err != nil {
+			return nil, fmt.Errorf("processor: operators[0].window: %w", err)
+		}
+		p.win = w
+	default:
+		return nil, fmt.Errorf("processor: operator 0 (%s) is not supported yet", op.Kind())
 	}
 	m, err := newMetrics(cfg.Registerer, cfg.Store)
 	if err != nil {
@@ -157,6 +165,7 @@ func (p *Processor) Snapshot() Snapshot {
 		RecordsIn:   p.stats.RecordsIn.Load(),
 		RecordsOut:  p.stats.RecordsOut.Load(),
 		DeadLetters: p.stats.DeadLetters.Load(),
+		Late:        p.stats.Late.Load(),
 		Commits:     p.stats.Commits.Load(),
 		Aborts:      p.stats.Aborts.Load(),
 		Restored:    p.stats.Restored.Load(),
@@ -346,23 +355,28 @@ func (r *run) processRecord(t *task, rec *model.Record) error {
 	p.stats.RecordsIn.Add(1)
 	t.pendingInput[rec.Topic] = rec.Offset + 1
 
-	op := p.ops[0]
-	ev, err := op.dec.decode(rec.Value)
+	dec := p.win.decoder()
+	if p.agg != nil {
+		dec = p.agg.dec
+	}
+	ev, err := dec.decode(rec.Value)
 	if err != nil {
 		de, ok := errorsAsDecode(err)
 		if !ok {
 			return fatalf("processor: decode %s: %w", rec.Position, err)
 		}
-		r.produce(deadLetter(p.def, rec, de), nil)
-		p.metrics.deadLetters.WithLabelValues(de.Reason).Inc()
-		p.stats.DeadLetters.Add(1)
+		r.deadLetter(rec, de)
 		return nil
 	}
+	if p.win != nil {
+		return r.processWindow(t, p.win, rec, ev)
+	}
+	op := p.agg
 	agg, err := t.aggregate(op.stateKey(ev.key))
 	if err != nil {
 		return fatalf("processor: state of %s (partition %d, key %q): %w", rec.Position, t.partition, ev.key, err)
 	}
-	agg.add(ev.value)
+	agg.add(ev.values[0].Num)
 	r.out = appendAggregateJSON(r.out[:0], ev.key, agg, ev.eventTime, rec.Position)
 	out := &model.Output{
 		Topic:     p.def.Output.Topic,
@@ -374,6 +388,13 @@ func (r *run) processRecord(t *task, rec *model.Record) error {
 	t.recordsOut().Inc()
 	p.stats.RecordsOut.Add(1)
 	return nil
+}
+
+// deadLetter sends rec to the dead-letter topic with the reason it could not be processed.
+func (r *run) deadLetter(rec *model.Record, de *DecodeError) {
+	r.produce(deadLetter(r.p.def, rec, de), nil)
+	r.p.metrics.deadLetters.WithLabelValues(de.Reason).Inc()
+	r.p.stats.DeadLetters.Add(1)
 }
 
 // produce sends out and records the first failure, which turns the commit into an abort.

@@ -31,6 +31,8 @@ type task struct {
 	dirty     map[string]*aggState
 	dirtyKeys []string
 
+	win *windowTask // window pipelines: the partition's windows; nil until loaded
+
 	in  map[string]prometheus.Counter
 	out prometheus.Counter
 }
@@ -184,6 +186,11 @@ func (t *task) aggregate(key []byte) (*aggState, error) {
 // flush writes the cached aggregates into the batch, once per key, in the order they were
 // first changed (deterministic, so a replay writes the same changelog).
 func (t *task) flush() error {
+	if t.win != nil && t.win.op != nil {
+		if err := t.win.store.flush(t.win.op.Clock()); err != nil {
+			return err
+		}
+	}
 	buf := make([]byte, 0, aggStateLen)
 	for _, k := range t.dirtyKeys {
 		if err := t.batch.Set([]byte(k), t.dirty[k].appendBinary(buf[:0])); err != nil {
@@ -199,9 +206,11 @@ func (t *task) clearCache() {
 	t.dirtyKeys = t.dirtyKeys[:0]
 }
 
-// discard drops the open batch after an abort and forgets its offsets.
+// discard drops the open batch after an abort and forgets its offsets. The windows'
+// in-memory index is ahead of the state then: it is rebuilt at the next record.
 func (t *task) discard() {
 	t.clearCache()
+	t.win = nil
 	if t.batch != nil {
 		t.batch.Close()
 		t.batch = nil
@@ -219,7 +228,7 @@ type aggregateOp struct {
 }
 
 func newAggregateOp(index byte, def *pipeline.Definition, a *pipeline.Aggregate) *aggregateOp {
-	return &aggregateOp{index: index, dec: newDecoder(def, a.Field)}
+	return &aggregateOp{index: index, dec: newDecoder(def, field{name: a.Field})}
 }
 
 // stateKey is the operator's state key for an aggregation key: its index, then the key.
@@ -243,20 +252,13 @@ const (
 // headers naming the reason and the source position. It goes to the same partition number
 // of the pipeline's dead-letter topic.
 func deadLetter(def *pipeline.Definition, rec *model.Record, de *DecodeError) *model.Output {
-	// The source may reuse the record's buffers once it is processed: copy what is kept.
-	h := make([]model.Header, 0, len(rec.Headers)+7)
-	for _, hd := range rec.Headers {
-		h = append(h, model.Header{Key: hd.Key, Value: bytes.Clone(hd.Value)})
-	}
+	h := copyHeaders(rec, 7)
 	h = append(h,
 		model.Header{Key: HeaderReason, Value: []byte(de.Reason)},
 		model.Header{Key: HeaderField, Value: []byte(de.Field)},
 		model.Header{Key: HeaderMessage, Value: []byte(de.Msg)},
-		model.Header{Key: HeaderTopic, Value: []byte(rec.Topic)},
-		model.Header{Key: HeaderPartition, Value: strconv.AppendInt(nil, int64(rec.Partition), 10)},
-		model.Header{Key: HeaderOffset, Value: strconv.AppendInt(nil, rec.Offset, 10)},
-		model.Header{Key: HeaderTimestamp, Value: strconv.AppendInt(nil, rec.Timestamp.UnixMilli(), 10)},
 	)
+	h = appendSourceHeaders(h, rec)
 	return &model.Output{
 		Topic:     DeadLetterTopic(def),
 		Partition: rec.Partition,
@@ -266,5 +268,26 @@ func deadLetter(def *pipeline.Definition, rec *model.Record, de *DecodeError) *m
 	}
 }
 
+// copyHeaders copies rec's headers, with room for more: the source may reuse the record's
+// buffers once it is processed.
+func copyHeaders(rec *model.Record, more int) []model.Header {
+	h := make([]model.Header, 0, len(rec.Headers)+more)
+	for _, hd := range rec.Headers {
+		h = append(h, model.Header{Key: hd.Key, Value: bytes.Clone(hd.Value)})
+	}
+	return h
+}
+
+// appendSourceHeaders appends the headers naming rec's topic, partition, offset and
+// timestamp.
+func appendSourceHeaders(h []model.Header, rec *model.Record) []model.Header {
+	return append(h,
+		model.Header{Key: HeaderTopic, Value: []byte(rec.Topic)},
+		model.Header{Key: HeaderPartition, Value: strconv.AppendInt(nil, int64(rec.Partition), 10)},
+		model.Header{Key: HeaderOffset, Value: strconv.AppendInt(nil, rec.Offset, 10)},
+		model.Header{Key: HeaderTimestamp, Value: strconv.AppendInt(nil, rec.Timestamp.UnixMilli(), 10)},
+	)
+}
+
 // DeadLetterTopic is the pipeline's dead-letter topic: "<name>-dlq".
-func DeadLetterTopic(def *pipeline.Definition) string { return def.Name + "-dlq" }
+func DeadLetterTopic(def *pipeline.Definition) string { return def.DeadLetterTopic() }

@@ -17,11 +17,15 @@ type Topics struct {
 	Output     string
 	Changelog  string
 	DeadLetter string
+	// Late is the late-record topic of a window pipeline; empty for the others.
+	Late string
 }
 
-// EnsureTopics checks the input topics and creates the output, changelog and dead-letter
-// topics that are missing, each with the inputs' partition count (outputs keep the input
-// partition). The changelog is compacted. It returns the partition count.
+// EnsureTopics checks the input topics and creates the output, changelog, dead-letter and
+// late topics that are missing, each with the inputs' partition count (outputs keep the
+// input partition). The changelog is compacted; the dead-letter and late topics, which take
+// input records unchanged, take records as large as the inputs do. It returns the
+// partition count.
 //
 // It fails when an input is missing, when the inputs differ in partition count (their
 // partition p is processed as one task), when an existing output topic has fewer partitions
@@ -29,6 +33,9 @@ type Topics struct {
 // compacted.
 func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) (int32, error) {
 	all := append(append([]string(nil), t.Inputs...), t.Output, t.Changelog, t.DeadLetter)
+	if t.Late != "" {
+		all = append(all, t.Late)
+	}
 	details, err := adm.ListTopics(ctx, all...)
 	if err != nil {
 		return 0, fmt.Errorf("sinks: list topics: %w", err)
@@ -91,22 +98,27 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) (int32, error
 		return 0, err
 	}
 
-	// Dead letters are input records, unchanged: the dead-letter topic must take records as
-	// large as any input topic does.
-	dlqConfigs := map[string]*string{}
+	// Dead letters and late records are input records, unchanged: their topics must take
+	// records as large as any input topic does.
+	copyConfigs := map[string]*string{}
 	if m, err := MaxMessageBytes(ctx, adm, t.Inputs...); err != nil {
 		return 0, err
 	} else if m > 0 {
 		v := strconv.Itoa(int(m))
-		dlqConfigs["max.message.bytes"] = &v
+		copyConfigs["max.message.bytes"] = &v
 	}
-	if p, ok, err := partitionsOf(t.DeadLetter); err != nil {
-		return 0, err
-	} else if ok && p < n {
-		return 0, fmt.Errorf("sinks: dead-letter topic %q has %d partitions, fewer than the inputs' %d; dead letters keep the input partition: add partitions to it", t.DeadLetter, p, n)
-	} else if !ok {
-		if err := create(ctx, adm, t.DeadLetter, n, dlqConfigs); err != nil {
+	for _, c := range []struct{ topic, what string }{{t.DeadLetter, "dead-letter"}, {t.Late, "late-record"}} {
+		if c.topic == "" {
+			continue
+		}
+		if p, ok, err := partitionsOf(c.topic); err != nil {
 			return 0, err
+		} else if ok && p < n {
+			return 0, fmt.Errorf("sinks: %s topic %q has %d partitions, fewer than the inputs' %d; its records keep the input partition: add partitions to it", c.what, c.topic, p, n)
+		} else if !ok {
+			if err := create(ctx, adm, c.topic, n, copyConfigs); err != nil {
+				return 0, err
+			}
 		}
 	}
 	return n, nil

@@ -21,7 +21,6 @@ const formatVersion byte = 1
 const (
 	nsMeta byte = 0x00 // [partition][0x00] -> encoded Applied
 	nsData byte = 0x01 // [partition][0x01][user key] -> user value
-	// 0x02 is reserved for windows: [partition][0x02][window end][user key].
 )
 
 const (

@@ -122,10 +122,14 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 	adm := kadm.NewClient(admCl)
 	err = checkTimeouts(setupCtx, adm, def, f)
 	if err == nil {
-		_, err = sinks.EnsureTopics(setupCtx, adm, sinks.Topics{
+		topics := sinks.Topics{
 			Inputs: def.Input.Topics, Output: def.Output.Topic,
-			Changelog: def.ChangelogTopic(), DeadLetter: processor.DeadLetterTopic(def),
-		})
+			Changelog: def.ChangelogTopic(), DeadLetter: def.DeadLetterTopic(),
+		}
+		if def.HasWindow() {
+			topics.Late = def.LateTopic()
+		}
+		_, err = sinks.EnsureTopics(setupCtx, adm, topics)
 	}
 	var maxRecord int32
 	if err == nil {
