@@ -238,8 +238,14 @@ func TestBadRecords(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	for _, c := range []gen.Cards{
-		{Cards: -1}, {Partitions: -2}, {BadEvery: -3}, {Step: -time.Second}, {Merchants: -1},
-		{LateEvery: -1}, {LateBy: -time.Second}, {LateEvery: 10},
+		{Cards: -1},
+		{Partitions: -2},
+		{BadEvery: -3},
+		{Step: -time.Second},
+		{Merchants: -1},
+		{LateEvery: -1},
+		{LateBy: -time.Second},
+		{LateEvery: 10},
 	} {
 		if c.Validate() == nil {
 			t.Errorf("Validate(%+v): got nil, want an error", c)

@@ -70,8 +70,10 @@ func TestLateInjection(t *testing.T) {
 		{"too little", 5, 0, 8 * time.Second, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := gen.Cards{Seed: 41, Partitions: tc.partitions, Cards: 100, BadEvery: tc.badEvery, Step: step,
-				MaxDisorder: disorder, LateEvery: 97, LateBy: tc.lateBy}
+			c := gen.Cards{
+				Seed: 41, Partitions: tc.partitions, Cards: 100, BadEvery: tc.badEvery, Step: step,
+				MaxDisorder: disorder, LateEvery: 97, LateBy: tc.lateBy,
+			}
 			onTime := c
 			onTime.LateEvery, onTime.LateBy = 0, 0
 			start := gen.DefaultStart.UnixMilli()
