@@ -16,10 +16,16 @@ import (
 // Commands:
 //
 //	define kind=tumbling|hopping|sliding|session [size=] [advance=] [gap=] [grace=] [ooo=] [mode=final|update]
-//	    builds a fresh operator.
+//	       [aggs=<fn>[:<field>[:<q>]],...]
+//	    builds a fresh operator over a memory store. aggs defaults to count, sum, min, max,
+//	    avg, first and last of field 0; an aggregation is named <fn> or <fn>_<field>.
 //	feed
-//	<key> <event time> <value>   (one record a line; seq is the line's arrival order)
+//	<key> <event time> <value> [<value>...]   (one record a line; seq is the line's arrival
+//	order; a value that is not a number is text)
 //	    prints the emissions and late records, then the watermark.
+//	restart [grace=]
+//	    builds a new operator with the same definition (or another grace) and loads it from
+//	    the old one's store and clock, as the processor does after a restart.
 //	watermark <ms>|end
 //	    advances the watermark explicitly and prints what closes.
 //	current <key>
@@ -30,6 +36,8 @@ func TestDataDriven(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		var op *Operator
 		var seq uint64
+		var store MemStore
+		var build func(...Option) (*Operator, error)
 		datadriven.RunTest(t, path, func(t *testing.T, td *datadriven.TestData) string {
 			switch td.Cmd {
 			case "define":
@@ -37,30 +45,78 @@ func TestDataDriven(t *testing.T) {
 				if err != nil {
 					return "error: " + err.Error()
 				}
-				o, err := NewOperator(def, opts...)
+				build = func(more ...Option) (*Operator, error) {
+					store = MemStore{}
+					return NewOperator(def, append(append(opts, more...), WithStore(store))...)
+				}
+				o, err := build()
 				if err != nil {
 					return "error: " + err.Error()
 				}
 				op, seq = o, 0
+				if s := o.Spec().String(); s != DefaultSpec().String() {
+					return "ok " + def.String() + " " + s
+				}
 				return "ok " + def.String()
+			case "restart":
+				requireOp(t, td, op)
+				old, clock := store, op.Clock()
+				var more []Option
+				for _, a := range td.CmdArgs {
+					if a.Key == "grace" {
+						g, err := strconv.ParseInt(a.Vals[0], 10, 64)
+						if err != nil {
+							td.Fatalf(t, "grace: %v", err)
+						}
+						more = append(more, WithGrace(g))
+					}
+				}
+				o, err := build(more...)
+				if err != nil {
+					td.Fatalf(t, "restart: %v", err)
+				}
+				if err := o.SetClock(clock); err != nil {
+					td.Fatalf(t, "restart: %v", err)
+				}
+				for e, a := range old {
+					// Through the encodings, as a store on disk would keep them.
+					k, err := ParseEntryKey(AppendEntryKey(nil, e))
+					if err != nil || k != e {
+						td.Fatalf(t, "entry key round trip: %v, %v != %v", err, k, e)
+					}
+					a, err := o.Spec().DecodeAggs(o.Spec().AppendAggs(nil, a))
+					if err != nil {
+						td.Fatalf(t, "aggregates round trip: %v", err)
+					}
+					store[e] = a
+					if err := o.Load(e); err != nil {
+						return "error: " + err.Error()
+					}
+				}
+				op = o
+				return fmt.Sprintf("restarted wm=%s open=%d entries=%d\n", fmtTime(op.Watermark()), op.OpenWindows(), len(store))
 			case "feed":
 				requireOp(t, td, op)
 				var b strings.Builder
 				for _, line := range strings.Split(strings.TrimSpace(td.Input), "\n") {
 					f := strings.Fields(line)
-					if len(f) != 3 {
-						td.Fatalf(t, "want <key> <time> <value>, got %q", line)
+					if len(f) < 2 {
+						td.Fatalf(t, "want <key> <time> <value>..., got %q", line)
 					}
 					ts, err := strconv.ParseInt(f[1], 10, 64)
 					if err != nil {
 						td.Fatalf(t, "time: %v", err)
 					}
-					v, err := strconv.ParseFloat(f[2], 64)
-					if err != nil {
-						td.Fatalf(t, "value: %v", err)
+					var vals []Value
+					for _, raw := range f[2:] {
+						if v, err := strconv.ParseFloat(raw, 64); err == nil {
+							vals = append(vals, Value{Num: v})
+						} else {
+							vals = append(vals, Value{Text: []byte(raw), IsText: true})
+						}
 					}
 					seq++
-					res, err := op.Process(Record{Key: f[0], EventTime: ts, Value: v, Seq: seq})
+					res, err := op.Process(Record{Key: f[0], EventTime: ts, Values: vals, Seq: seq})
 					if err != nil {
 						fmt.Fprintf(&b, "error: %v\n", err)
 						continue
@@ -83,13 +139,21 @@ func TestDataDriven(t *testing.T) {
 					wm = v
 				}
 				var b strings.Builder
-				writeResult(&b, op.AdvanceWatermark(wm))
+				res, err := op.AdvanceWatermark(wm)
+				if err != nil {
+					td.Fatalf(t, "watermark: %v", err)
+				}
+				writeResult(&b, res)
 				fmt.Fprintf(&b, "wm=%s open=%d\n", fmtTime(op.Watermark()), op.OpenWindows())
 				return b.String()
 			case "current":
 				requireOp(t, td, op)
 				var b strings.Builder
-				for _, e := range op.Current(td.CmdArgs[0].Key) {
+				cur, err := op.Current(td.CmdArgs[0].Key)
+				if err != nil {
+					td.Fatalf(t, "current: %v", err)
+				}
+				for _, e := range cur {
 					fmt.Fprintln(&b, e)
 				}
 				if b.Len() == 0 {
@@ -212,6 +276,35 @@ func parseDefine(td *datadriven.TestData) (Definition, []Option, error) {
 			return nil, nil, err
 		}
 		opts = append(opts, WithOutOfOrderness(g))
+	}
+	if list, ok := args["aggs"]; ok {
+		var aggs []Aggregation
+		for _, item := range strings.Split(list, ",") {
+			parts := strings.Split(item, ":")
+			fn, err := ParseFunc(parts[0])
+			if err != nil {
+				return nil, nil, err
+			}
+			a := Aggregation{Name: parts[0], Func: fn}
+			if len(parts) > 1 {
+				if a.Field, err = strconv.Atoi(parts[1]); err != nil {
+					return nil, nil, err
+				}
+				a.Name += "_" + parts[1]
+			}
+			if len(parts) > 2 {
+				if a.Q, err = strconv.ParseFloat(parts[2], 64); err != nil {
+					return nil, nil, err
+				}
+				a.Name += "_q" + parts[2]
+			}
+			aggs = append(aggs, a)
+		}
+		spec, err := NewSpec(aggs)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, WithSpec(spec))
 	}
 	switch args["mode"] {
 	case "", "final":

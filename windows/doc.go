@@ -10,10 +10,16 @@
 // watermark is its largest event time minus the allowed out-of-orderness (StreamTime); a
 // window closes when the watermark reaches End + grace (sessions: End + gap + grace). A
 // record whose windows are all closed is late and is returned as such, never dropped.
-// Operator is the in-memory driver of one partition: records in, window results (Final or
-// Update mode) and late records out, in (window end, key, window start) order. Acc holds
-// the aggregates of one window and has a canonical binary encoding (AppendAcc, DecodeAcc)
-// for state. The semantics are specified by the scripts in testdata/.
+// Operator is the driver of one partition: records in, window results (Final or Update
+// mode) and late records out, in (window end, key, window start) order. A Spec says what
+// each window computes (Aggregation: count, sum, min, max, avg, first, last,
+// count_distinct, quantile over fields of the record); Aggs holds one window's state and has
+// a canonical binary encoding (Spec.AppendAggs, Spec.DecodeAggs). The Operator keeps an
+// index of its open windows in memory and their aggregates in a Store: a MemStore by
+// default, a write-back cache over Pebble in the processor. Entries are keyed by
+// AppendEntryKey, which orders them by close time, and the partition clock by AppendClock;
+// Load and SetClock rebuild an Operator from them after a restart. The semantics are
+// specified by the scripts in testdata/.
 //
 // Two sketch accumulators estimate what Acc cannot hold in constant space: DistinctAcc
 // (count_distinct, HyperLogLog from github.com/axiomhq/hyperloglog, precision 14: relative
@@ -22,5 +28,5 @@
 // value). Both are pure libraries, merge in any order to the same state, and have
 // deterministic binary encodings (AppendDistinct/DecodeDistinct,
 // AppendQuantile/DecodeQuantile). The SKETCHES comment in sketches.go gives the error bounds,
-// sizes and encodings in full. The Operator does not use them yet.
+// sizes and encodings in full.
 package windows

@@ -19,9 +19,9 @@ func ExampleOperator() {
 		panic(err)
 	}
 	in := []windows.Record{
-		{Key: "card-1", EventTime: 9*minute + 10_000, Value: 12.5, Seq: 1},
-		{Key: "card-1", EventTime: 9*minute + 50_000, Value: 99, Seq: 2},
-		{Key: "card-1", EventTime: 11*minute + 40_000, Value: 5, Seq: 3},
+		{Key: "card-1", EventTime: 9*minute + 10_000, Values: []windows.Value{{Num: 12.5}}, Seq: 1},
+		{Key: "card-1", EventTime: 9*minute + 50_000, Values: []windows.Value{{Num: 99}}, Seq: 2},
+		{Key: "card-1", EventTime: 11*minute + 40_000, Values: []windows.Value{{Num: 5}}, Seq: 3},
 	}
 	for _, r := range in {
 		res, err := op.Process(r)
@@ -29,9 +29,9 @@ func ExampleOperator() {
 			panic(err)
 		}
 		for _, e := range res.Emissions {
-			fmt.Println(e.Key, e.Window, e.Acc.Count, e.Acc.Sum, e.Acc.Max)
+			fmt.Println(e.Key, e.Window, op.Spec().Format(e.Aggs))
 		}
 	}
 	// Output:
-	// card-1 [0,600000) 2 111.5 99
+	// card-1 [0,600000) count=2 sum=111.5 min=12.5 max=99 avg=55.75 first=12.5 last=99
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"container/heap"
 	"fmt"
-	"math"
 	"slices"
 )
 
@@ -58,19 +57,23 @@ func (k Kind) String() string {
 
 // Emission is one window result of one key.
 type Emission struct {
-	Kind      Kind
-	Key       string
-	Window    Window
-	Acc       Acc   // zero for KindDelete
+	Kind   Kind
+	Key    string
+	Window Window
+	// Aggs is the window's state: read its results with Spec.Result. It is nil for
+	// KindDelete, and valid only until the next call to the Operator (updates change it).
+	Aggs      *Aggs
 	Watermark int64 // the partition watermark when the result was emitted
+
+	spec *Spec
 }
 
 // String formats the emission for test scripts.
 func (e Emission) String() string {
-	if e.Kind == KindDelete {
+	if e.Kind == KindDelete || e.spec == nil {
 		return fmt.Sprintf("%s %s %s wm=%s", e.Kind, e.Key, e.Window, fmtTime(e.Watermark))
 	}
-	return fmt.Sprintf("%s %s %s wm=%s %s", e.Kind, e.Key, e.Window, fmtTime(e.Watermark), e.Acc)
+	return fmt.Sprintf("%s %s %s wm=%s %s", e.Kind, e.Key, e.Window, fmtTime(e.Watermark), e.spec.Format(e.Aggs))
 }
 
 // Late is a record that arrived after all the windows it belongs to had closed. It is
@@ -82,14 +85,20 @@ type Late struct {
 
 // String formats the late record for test scripts.
 func (l Late) String() string {
-	return fmt.Sprintf("late %s t=%d v=%g %s", l.Record.Key, l.Record.EventTime, l.Record.Value, l.Lateness)
+	v := ""
+	if len(l.Record.Values) > 0 {
+		v = fmt.Sprintf(" v=%g", l.Record.Values[0].Num)
+	}
+	return fmt.Sprintf("late %s t=%d%s %s", l.Record.Key, l.Record.EventTime, v, l.Lateness)
 }
 
 // Record is one input record of an Operator.
 type Record struct {
 	Key       string
-	EventTime int64   // epoch ms, within [MinTime, MaxTime]
-	Value     float64 // not NaN
+	EventTime int64 // epoch ms, within [MinTime, MaxTime]
+	// Values are the fields the Spec aggregates, by field index: numbers (not NaN), or text
+	// for count_distinct. The Operator keeps no reference to them.
+	Values []Value
 	// Seq is the arrival order within the partition, for example the Kafka offset. It must
 	// increase from one record to the next; it breaks ties between equal event times for
 	// first and last, so a replay gives the same result as the live run.
@@ -142,26 +151,69 @@ func WithMode(m Mode) Option {
 	}
 }
 
-// Operator is the in-memory windowed aggregation of one partition: feed it the partition's
-// records in order and it returns window results and late records. It is deterministic:
-// the same records give the same results, whatever the batching of calls. It is not safe
-// for concurrent use; use one Operator per partition.
+// WithSpec sets what each window computes. Default DefaultSpec().
+func WithSpec(s *Spec) Option {
+	return func(o *Operator) error {
+		if s == nil {
+			return fmt.Errorf("%w: nil spec", ErrInvalid)
+		}
+		o.spec = s
+		return nil
+	}
+}
+
+// WithStore keeps the aggregates in s instead of a MemStore.
+func WithStore(s Store) Option {
+	return func(o *Operator) error {
+		if s == nil {
+			return fmt.Errorf("%w: nil store", ErrInvalid)
+		}
+		o.store = s
+		return nil
+	}
+}
+
+// Operator is the windowed aggregation of one partition: feed it the partition's records in
+// order and it returns window results and late records. It is deterministic: the same
+// records give the same results, whatever the batching of calls and wherever the Store keeps
+// the aggregates. It keeps an index of its open windows in memory (keys, bounds and close
+// times, not aggregates), which Load rebuilds from a Store's entries after a restart. It is
+// not safe for concurrent use; use one Operator per partition.
 type Operator struct {
 	def   Definition
+	spec  *Spec
+	store Store
 	grace int64
 	mode  Mode
 	clock *StreamTime
 
 	keys    map[string]*keyState
 	closing closeHeap
+	open    int // open windows, not counting buffered records
 	lastSeq uint64
 	anySeq  bool
 	scratch []Window
 }
 
 type keyState struct {
-	wins map[Window]*Acc
-	buf  []Record // sliding only: records that may still join a new window, by arrival
+	wins []Window // open windows
+	buf  []bufRec // sliding only: records that may still join a new window, by arrival
+}
+
+type bufRec struct {
+	t   int64
+	seq uint64
+}
+
+func (ks *keyState) has(w Window) bool { return slices.Contains(ks.wins, w) }
+
+func (ks *keyState) remove(w Window) bool {
+	i := slices.Index(ks.wins, w)
+	if i < 0 {
+		return false
+	}
+	ks.wins = slices.Delete(ks.wins, i, i+1)
+	return true
 }
 
 // NewOperator returns an operator for the window definition def.
@@ -178,17 +230,80 @@ func NewOperator(def Definition, opts ...Option) (*Operator, error) {
 			return nil, err
 		}
 	}
+	if o.spec == nil {
+		o.spec = DefaultSpec()
+	}
+	if o.store == nil {
+		o.store = MemStore{}
+	}
 	return o, nil
 }
+
+// Spec returns what each window computes.
+func (o *Operator) Spec() *Spec { return o.spec }
 
 // Watermark returns the partition's current watermark.
 func (o *Operator) Watermark() int64 { return o.clock.Watermark() }
 
-// Process feeds one record. It returns an error, and changes nothing, when the record is
-// invalid: NaN value, event time out of range, or a sequence number that does not increase.
+// Clock returns the state of the partition's clock, to keep with the windows.
+func (o *Operator) Clock() Clock { return o.clock.state() }
+
+// SetClock restores the partition's clock after a restart, before any record.
+func (o *Operator) SetClock(c Clock) error {
+	if c.Seen {
+		if err := checkTime(c.Max); err != nil {
+			return err
+		}
+	}
+	o.clock.restore(c)
+	return nil
+}
+
+// Load adds an entry of a Store to the index after a restart: the Operator then treats it
+// as open. It refuses entries that the definition and grace would not close at
+// e.CloseAt, or buffered records outside sliding windows: state written by another
+// definition.
+func (o *Operator) Load(e Entry) error {
+	want := o.closeAt(e.Window)
+	if e.Buffer {
+		d, ok := o.def.(Sliding)
+		if !ok {
+			return fmt.Errorf("%w: %s, but only sliding windows buffer records", ErrStateMismatch, e)
+		}
+		want = o.closeAt(d.Window(e.Window.Start + d.size))
+	}
+	if e.CloseAt != want {
+		return fmt.Errorf("%w: %s, but %s with grace %d closes it at %s", ErrStateMismatch, e, o.def, o.grace, fmtTime(want))
+	}
+	ks := o.keys[e.Key]
+	if ks == nil {
+		ks = &keyState{}
+		o.keys[e.Key] = ks
+	}
+	if e.Buffer {
+		b := bufRec{t: e.Window.Start, seq: e.Seq}
+		if slices.Contains(ks.buf, b) {
+			return fmt.Errorf("%w: %s loaded twice", ErrStateMismatch, e)
+		}
+		ks.buf = append(ks.buf, b)
+		slices.SortFunc(ks.buf, func(a, b bufRec) int { return cmp.Compare(a.seq, b.seq) }) // arrival order
+	} else {
+		if ks.has(e.Window) {
+			return fmt.Errorf("%w: %s loaded twice", ErrStateMismatch, e)
+		}
+		ks.wins = append(ks.wins, e.Window)
+		o.open++
+	}
+	heap.Push(&o.closing, closeEntry{at: e.CloseAt, key: e.Key, w: e.Window, buf: e.Buffer, seq: e.Seq})
+	return nil
+}
+
+// Process feeds one record. It returns an error wrapping ErrInvalidRecord, and changes
+// nothing, when the record is invalid: a value the spec cannot aggregate, event time out of
+// range, or a sequence number that does not increase. Other errors come from the Store.
 func (o *Operator) Process(r Record) (Result, error) {
-	if math.IsNaN(r.Value) {
-		return Result{}, fmt.Errorf("%w: key %q seq %d: value is NaN", ErrInvalidRecord, r.Key, r.Seq)
+	if err := o.spec.check(&r); err != nil {
+		return Result{}, err
 	}
 	if err := checkTime(r.EventTime); err != nil {
 		return Result{}, fmt.Errorf("key %q seq %d: %w", r.Key, r.Seq, err)
@@ -203,20 +318,25 @@ func (o *Operator) Process(r Record) (Result, error) {
 	wm := o.clock.Watermark()
 	ks := o.keys[r.Key]
 	if ks == nil {
-		ks = &keyState{wins: map[Window]*Acc{}}
+		ks = &keyState{}
 		o.keys[r.Key] = ks
 	}
-	var changed, deleted []Window
+	var changed []update
+	var deleted []Window
 	var late *Lateness
+	var err error
 	switch d := o.def.(type) {
 	case Tumbling:
-		changed, late = o.addFixed(ks, d.Assign(r.EventTime, o.scratch[:0]), r, wm)
+		changed, late, err = o.addFixed(ks, d.Assign(r.EventTime, o.scratch[:0]), &r, wm)
 	case Hopping:
-		changed, late = o.addFixed(ks, d.Assign(r.EventTime, o.scratch[:0]), r, wm)
+		changed, late, err = o.addFixed(ks, d.Assign(r.EventTime, o.scratch[:0]), &r, wm)
 	case Sliding:
-		changed, late = o.addSliding(ks, d, r, wm)
+		changed, late, err = o.addSliding(ks, d, &r, wm)
 	case Session:
-		changed, deleted, late = o.addSession(ks, d, r, wm)
+		changed, deleted, late, err = o.addSession(ks, d, &r, wm)
+	}
+	if err != nil {
+		return Result{}, err
 	}
 	if late != nil {
 		res.Late = append(res.Late, Late{Record: r, Lateness: *late})
@@ -227,123 +347,177 @@ func (o *Operator) Process(r Record) (Result, error) {
 	if o.mode == Update {
 		start := len(res.Emissions)
 		for _, w := range deleted {
-			res.Emissions = append(res.Emissions, Emission{Kind: KindDelete, Key: r.Key, Window: w, Watermark: wm})
+			res.Emissions = append(res.Emissions, Emission{Kind: KindDelete, Key: r.Key, Window: w, Watermark: wm, spec: o.spec})
 		}
-		for _, w := range changed {
-			res.Emissions = append(res.Emissions, Emission{Kind: KindUpdate, Key: r.Key, Window: w, Acc: *ks.wins[w], Watermark: wm})
+		for _, u := range changed {
+			res.Emissions = append(res.Emissions, Emission{Kind: KindUpdate, Key: r.Key, Window: u.w, Aggs: u.a, Watermark: wm, spec: o.spec})
 		}
 		sortEmissions(res.Emissions[start:])
 	}
 	if advanced {
-		res.Emissions = o.closeWindows(res.Emissions)
+		if res.Emissions, err = o.closeWindows(res.Emissions); err != nil {
+			return Result{}, err
+		}
 	}
 	return res, nil
 }
 
 // AdvanceWatermark raises the watermark to at least wm (it never goes back) and emits the
 // windows that closes. Use EndOfInput at the end of a bounded replay to close them all.
-func (o *Operator) AdvanceWatermark(wm int64) Result {
+func (o *Operator) AdvanceWatermark(wm int64) (Result, error) {
 	var res Result
+	var err error
 	if o.clock.AdvanceTo(wm) {
-		res.Emissions = o.closeWindows(nil)
+		res.Emissions, err = o.closeWindows(nil)
 	}
-	return res
+	return res, err
 }
 
 // Current returns the open windows of key with their aggregates, by window end then start,
 // as Update emissions: the features a later operator reads.
-func (o *Operator) Current(key string) []Emission {
+func (o *Operator) Current(key string) ([]Emission, error) {
 	ks := o.keys[key]
 	if ks == nil {
-		return nil
+		return nil, nil
 	}
 	out := make([]Emission, 0, len(ks.wins))
-	for w, a := range ks.wins {
-		out = append(out, Emission{Kind: KindUpdate, Key: key, Window: w, Acc: *a, Watermark: o.clock.Watermark()})
+	for _, w := range ks.wins {
+		a, err := o.store.Get(o.entry(key, w))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Emission{Kind: KindUpdate, Key: key, Window: w, Aggs: a, Watermark: o.clock.Watermark(), spec: o.spec})
 	}
 	sortEmissions(out)
-	return out
+	return out, nil
 }
 
 // OpenWindows returns the number of open windows over all keys, a measure of state size.
-func (o *Operator) OpenWindows() int {
-	n := 0
-	for _, ks := range o.keys {
-		n += len(ks.wins)
-	}
-	return n
+func (o *Operator) OpenWindows() int { return o.open }
+
+// update is a window a record changed, with its new state.
+type update struct {
+	w Window
+	a *Aggs
 }
+
+func (o *Operator) closeAt(w Window) int64 { return w.End + o.def.closeExtra() + o.grace }
 
 func (o *Operator) closed(w Window, wm int64) bool {
 	return closedAt(w.End+o.def.closeExtra(), o.grace, wm)
 }
 
-func (o *Operator) open(ks *keyState, key string, w Window) *Acc {
-	a := &Acc{}
-	ks.wins[w] = a
-	heap.Push(&o.closing, closeEntry{at: w.End + o.def.closeExtra() + o.grace, key: key, w: w})
-	return a
+func (o *Operator) entry(key string, w Window) Entry {
+	return Entry{Key: key, Window: w, CloseAt: o.closeAt(w)}
 }
 
-func (o *Operator) addFixed(ks *keyState, ws []Window, r Record, wm int64) ([]Window, *Lateness) {
+// bufEntry is the entry of a buffered record of a sliding window: it lives until the
+// last window that can contain it, the one of a record size ms later, closes.
+func (o *Operator) bufEntry(key string, d Sliding, b bufRec) Entry {
+	return Entry{Key: key, Window: Window{Start: b.t, End: b.t + 1}, CloseAt: o.closeAt(d.Window(b.t + d.size)), Buffer: true, Seq: b.seq}
+}
+
+// open adds a new window to the index.
+func (o *Operator) openWindow(ks *keyState, key string, w Window) {
+	ks.wins = append(ks.wins, w)
+	o.open++
+	heap.Push(&o.closing, closeEntry{at: o.closeAt(w), key: key, w: w})
+}
+
+// get returns the state of an open window of ks, or a new one (added to the index).
+func (o *Operator) get(ks *keyState, key string, w Window) (*Aggs, error) {
+	if ks.has(w) {
+		return o.store.Get(o.entry(key, w))
+	}
+	o.openWindow(ks, key, w)
+	return o.spec.NewAggs(), nil
+}
+
+func (o *Operator) addFixed(ks *keyState, ws []Window, r *Record, wm int64) ([]update, *Lateness, error) {
 	o.scratch = ws
-	var changed []Window
+	var changed []update
 	for _, w := range ws {
 		if o.closed(w, wm) {
 			continue
 		}
-		a := ks.wins[w]
-		if a == nil {
-			a = o.open(ks, r.Key, w)
+		a, err := o.get(ks, r.Key, w)
+		if err != nil {
+			return nil, nil, err
 		}
-		a.Add(r.EventTime, r.Seq, r.Value)
-		changed = append(changed, w)
+		o.spec.add(a, r)
+		if err := o.store.Put(o.entry(r.Key, w), a); err != nil {
+			return nil, nil, err
+		}
+		changed = append(changed, update{w, a})
 	}
 	if len(changed) == 0 {
 		last := ws[len(ws)-1]
-		return nil, &Lateness{Window: last, Watermark: wm, Lateness: behind(wm, r.EventTime)}
+		return nil, &Lateness{Window: last, Watermark: wm, Lateness: behind(wm, r.EventTime)}, nil
 	}
-	return changed, nil
+	return changed, nil, nil
 }
 
-func (o *Operator) addSliding(ks *keyState, d Sliding, r Record, wm int64) ([]Window, *Lateness) {
-	var changed []Window
-	for w, a := range ks.wins {
-		if w.Contains(r.EventTime) {
-			a.Add(r.EventTime, r.Seq, r.Value)
-			changed = append(changed, w)
+func (o *Operator) addSliding(ks *keyState, d Sliding, r *Record, wm int64) ([]update, *Lateness, error) {
+	var changed []update
+	for _, w := range ks.wins {
+		if !w.Contains(r.EventTime) {
+			continue
 		}
+		e := o.entry(r.Key, w)
+		a, err := o.store.Get(e)
+		if err != nil {
+			return nil, nil, err
+		}
+		o.spec.add(a, r)
+		if err := o.store.Put(e, a); err != nil {
+			return nil, nil, err
+		}
+		changed = append(changed, update{w, a})
 	}
 	own := d.Window(r.EventTime)
-	if ks.wins[own] == nil && !o.closed(own, wm) {
-		a := o.open(ks, r.Key, own)
+	if !ks.has(own) && !o.closed(own, wm) {
+		a := o.spec.NewAggs()
+		// Buffered records were all on time; those that an open window can still contain
+		// are exactly the buffer (closeWindows drops the others).
 		for _, b := range ks.buf {
-			if own.Contains(b.EventTime) {
-				a.Add(b.EventTime, b.Seq, b.Value)
+			if own.Contains(b.t) {
+				ba, err := o.store.Get(o.bufEntry(r.Key, d, b))
+				if err != nil {
+					return nil, nil, err
+				}
+				o.spec.merge(a, ba)
 			}
 		}
-		a.Add(r.EventTime, r.Seq, r.Value)
-		changed = append(changed, own)
+		o.spec.add(a, r)
+		o.openWindow(ks, r.Key, own)
+		if err := o.store.Put(o.entry(r.Key, own), a); err != nil {
+			return nil, nil, err
+		}
+		changed = append(changed, update{own, a})
 	}
-	// Keep only the records that a window not yet closed could still contain: a record at
-	// t is in the windows of records at [t, t+size], the latest of which closes at
-	// t+size+1+grace.
-	ks.buf = slices.DeleteFunc(ks.buf, func(b Record) bool { return o.closed(d.Window(b.EventTime+d.size), wm) })
+	latest := d.Window(r.EventTime + d.size)
 	if len(changed) == 0 {
-		latest := d.Window(r.EventTime + d.size)
-		return nil, &Lateness{Window: latest, Watermark: wm, Lateness: behind(wm, r.EventTime)}
+		return nil, &Lateness{Window: latest, Watermark: wm, Lateness: behind(wm, r.EventTime)}, nil
 	}
-	if !o.closed(d.Window(r.EventTime+d.size), wm) {
-		ks.buf = append(ks.buf, r)
+	if !o.closed(latest, wm) {
+		b := bufRec{t: r.EventTime, seq: r.Seq}
+		a := o.spec.NewAggs()
+		o.spec.add(a, r)
+		e := o.bufEntry(r.Key, d, b)
+		if err := o.store.Put(e, a); err != nil {
+			return nil, nil, err
+		}
+		ks.buf = append(ks.buf, b)
+		heap.Push(&o.closing, closeEntry{at: e.CloseAt, key: r.Key, w: e.Window, buf: true, seq: b.seq})
 	}
-	slices.SortFunc(changed, Window.compare)
-	return changed, nil
+	slices.SortFunc(changed, func(a, b update) int { return a.w.compare(b.w) })
+	return changed, nil, nil
 }
 
-func (o *Operator) addSession(ks *keyState, d Session, r Record, wm int64) (changed, deleted []Window, late *Lateness) {
+func (o *Operator) addSession(ks *keyState, d Session, r *Record, wm int64) (changed []update, deleted []Window, late *Lateness, err error) {
 	merged := Window{Start: r.EventTime, End: r.EventTime + 1}
 	var joined []Window
-	for w := range ks.wins {
+	for _, w := range ks.wins {
 		if d.Joins(w, r.EventTime) {
 			joined = append(joined, w)
 			merged.Start = min(merged.Start, w.Start)
@@ -351,29 +525,40 @@ func (o *Operator) addSession(ks *keyState, d Session, r Record, wm int64) (chan
 		}
 	}
 	if len(joined) == 0 && o.closed(merged, wm) {
-		return nil, nil, &Lateness{Window: merged, Watermark: wm, Lateness: behind(wm, r.EventTime)}
+		return nil, nil, &Lateness{Window: merged, Watermark: wm, Lateness: behind(wm, r.EventTime)}, nil
 	}
 	slices.SortFunc(joined, Window.compare)
-	var acc Acc
+	acc := o.spec.NewAggs()
 	for _, w := range joined {
-		acc.Merge(*ks.wins[w])
+		e := o.entry(r.Key, w)
+		a, err := o.store.Get(e)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		o.spec.merge(acc, a)
 		if w != merged {
-			delete(ks.wins, w) // its heap entry goes stale and is skipped
+			if err := o.store.Delete(e); err != nil {
+				return nil, nil, nil, err
+			}
+			ks.remove(w) // its heap entry goes stale and is skipped
+			o.open--
 			deleted = append(deleted, w)
 		}
 	}
-	acc.Add(r.EventTime, r.Seq, r.Value)
-	if a, ok := ks.wins[merged]; ok {
-		*a = acc // same bounds: its heap entry stays valid
-	} else {
-		*o.open(ks, r.Key, merged) = acc
+	o.spec.add(acc, r)
+	if !ks.has(merged) {
+		o.openWindow(ks, r.Key, merged)
+	} // else: same bounds, its heap entry stays valid
+	if err := o.store.Put(o.entry(r.Key, merged), acc); err != nil {
+		return nil, nil, nil, err
 	}
-	return []Window{merged}, deleted, nil
+	return []update{{merged, acc}}, deleted, nil, nil
 }
 
-// closeWindows pops every window closed at the current watermark, evicts it and, in Final
-// mode, appends its result to out in (end, key, start) order.
-func (o *Operator) closeWindows(out []Emission) []Emission {
+// closeWindows pops every entry closed at the current watermark and deletes it: windows
+// leave the state and, in Final mode, their results are appended to out in (end, key,
+// start) order; buffered records of sliding windows are dropped.
+func (o *Operator) closeWindows(out []Emission) ([]Emission, error) {
 	wm := o.clock.Watermark()
 	start := len(out)
 	for o.closing.Len() > 0 && o.closing[0].at <= wm {
@@ -382,29 +567,35 @@ func (o *Operator) closeWindows(out []Emission) []Emission {
 		if ks == nil {
 			continue
 		}
-		a, ok := ks.wins[e.w]
-		if !ok {
-			continue // a session merged into another; its entry is stale
-		}
-		delete(ks.wins, e.w)
+		if e.buf {
+			b := bufRec{t: e.w.Start, seq: e.seq}
+			if i := slices.Index(ks.buf, b); i >= 0 {
+				ks.buf = slices.Delete(ks.buf, i, i+1)
+				if err := o.store.Delete(Entry{Key: e.key, Window: e.w, CloseAt: e.at, Buffer: true, Seq: e.seq}); err != nil {
+					return nil, err
+				}
+			}
+		} else if ks.has(e.w) {
+			en := o.entry(e.key, e.w)
+			a, err := o.store.Get(en)
+			if err != nil {
+				return nil, err
+			}
+			if err := o.store.Delete(en); err != nil {
+				return nil, err
+			}
+			ks.remove(e.w)
+			o.open--
+			if o.mode == Final {
+				out = append(out, Emission{Kind: KindFinal, Key: e.key, Window: e.w, Aggs: a, Watermark: wm, spec: o.spec})
+			}
+		} // else: a session merged into another; its entry is stale
 		if len(ks.wins) == 0 && len(ks.buf) == 0 {
 			delete(o.keys, e.key)
 		}
-		if o.mode == Final {
-			out = append(out, Emission{Kind: KindFinal, Key: e.key, Window: e.w, Acc: *a, Watermark: wm})
-		}
-	}
-	// Sliding buffers of keys that received nothing lately shrink here too.
-	if d, ok := o.def.(Sliding); ok {
-		for k, ks := range o.keys {
-			ks.buf = slices.DeleteFunc(ks.buf, func(b Record) bool { return o.closed(d.Window(b.EventTime+d.size), wm) })
-			if len(ks.wins) == 0 && len(ks.buf) == 0 {
-				delete(o.keys, k)
-			}
-		}
 	}
 	sortEmissions(out[start:])
-	return out
+	return out, nil
 }
 
 func (w Window) compare(o Window) int {
@@ -441,13 +632,33 @@ type closeEntry struct {
 	at  int64
 	key string
 	w   Window
+	buf bool   // a buffered record of a sliding window
+	seq uint64 // buf: the record's Seq
 }
 
-// closeHeap orders pending closes by close watermark; ties are resolved by sortEmissions.
+// less orders pending closes by close watermark, then totally, so that the order of the
+// Store calls (and so of the changelog) does not depend on the order of pushes.
+func (e closeEntry) less(o closeEntry) bool {
+	if e.at != o.at {
+		return e.at < o.at
+	}
+	if e.buf != o.buf {
+		return !e.buf
+	}
+	if e.key != o.key {
+		return e.key < o.key
+	}
+	if c := e.w.compare(o.w); c != 0 {
+		return c < 0
+	}
+	return e.seq < o.seq
+}
+
+// closeHeap orders pending closes (closeEntry.less).
 type closeHeap []closeEntry
 
 func (h closeHeap) Len() int           { return len(h) }
-func (h closeHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h closeHeap) Less(i, j int) bool { return h[i].less(h[j]) }
 func (h closeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
 func (h *closeHeap) Push(x any)        { *h = append(*h, x.(closeEntry)) }
 func (h *closeHeap) Pop() any {

@@ -82,20 +82,20 @@ func TestProcessRejectsBadRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := op.Process(Record{Key: "a", EventTime: 1, Value: 1, Seq: 5}); err != nil {
+	if _, err := op.Process(Record{Key: "a", EventTime: 1, Values: num(1), Seq: 5}); err != nil {
 		t.Fatal(err)
 	}
 	for name, r := range map[string]Record{
-		"NaN":      {Key: "a", EventTime: 2, Value: math.NaN(), Seq: 6},
-		"too late": {Key: "a", EventTime: MaxTime + 1, Value: 1, Seq: 6},
-		"too soon": {Key: "a", EventTime: MinTime - 1, Value: 1, Seq: 6},
-		"same seq": {Key: "a", EventTime: 2, Value: 1, Seq: 5},
+		"NaN":      {Key: "a", EventTime: 2, Values: num(math.NaN()), Seq: 6},
+		"too late": {Key: "a", EventTime: MaxTime + 1, Values: num(1), Seq: 6},
+		"too soon": {Key: "a", EventTime: MinTime - 1, Values: num(1), Seq: 6},
+		"same seq": {Key: "a", EventTime: 2, Values: num(1), Seq: 5},
 	} {
 		if _, err := op.Process(r); !errors.Is(err, ErrInvalidRecord) {
 			t.Fatalf("%s: got error %v, want ErrInvalidRecord", name, err)
 		}
 	}
-	if got := op.Current("a"); len(got) != 1 || got[0].Acc.Count != 1 {
+	if got, err := op.Current("a"); err != nil || len(got) != 1 || got[0].Aggs.Count != 1 {
 		t.Fatalf("rejected records changed state: %v", got)
 	}
 }
@@ -150,7 +150,7 @@ func TestFinalEqualsReference(t *testing.T) {
 				for i := range 200 {
 					r := rec{key: fmt.Sprint("k", rng.IntN(3)), t: int64(i/2) + rng.Int64N(12) - 6, v: float64(rng.IntN(100)), seq: uint64(i + 1)}
 					recs = append(recs, r)
-					res, err := op.Process(Record{Key: r.key, EventTime: r.t, Value: r.v, Seq: r.seq})
+					res, err := op.Process(Record{Key: r.key, EventTime: r.t, Values: num(r.v), Seq: r.seq})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -160,7 +160,10 @@ func TestFinalEqualsReference(t *testing.T) {
 						late[l.Record.Seq] = true
 					}
 				}
-				res := op.AdvanceWatermark(EndOfInput)
+				res, err := op.AdvanceWatermark(EndOfInput)
+				if err != nil {
+					t.Fatal(err)
+				}
 				checkOrder(t, res.Emissions)
 				emitted = append(emitted, res.Emissions...)
 				if op.OpenWindows() != 0 {
@@ -198,7 +201,10 @@ func TestFinalEqualsReference(t *testing.T) {
 					if _, dup := got[k]; dup {
 						t.Fatalf("window %s emitted twice", k)
 					}
-					got[k] = e.Acc
+					if e.Aggs.Count != e.Aggs.Acc[0].Count {
+						t.Fatalf("window %s: count %d, accumulator count %d", k, e.Aggs.Count, e.Aggs.Acc[0].Count)
+					}
+					got[k] = e.Aggs.Acc[0]
 				}
 				if len(got) != len(want) {
 					t.Fatalf("got %d windows, want %d", len(got), len(want))
@@ -245,7 +251,7 @@ func TestSessionsMatchReference(t *testing.T) {
 		for i := range 30 {
 			tt := rng.Int64N(100)
 			ts = append(ts, tt)
-			if _, err := op.Process(Record{Key: "k", EventTime: tt, Value: 1, Seq: uint64(i + 1)}); err != nil {
+			if _, err := op.Process(Record{Key: "k", EventTime: tt, Values: num(1), Seq: uint64(i + 1)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -259,11 +265,115 @@ func TestSessionsMatchReference(t *testing.T) {
 			want = append(want, Window{Start: tt, End: tt + 1})
 		}
 		var got []Window
-		for _, e := range op.AdvanceWatermark(EndOfInput).Emissions {
+		res, err := op.AdvanceWatermark(EndOfInput)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range res.Emissions {
 			got = append(got, e.Window)
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("gap %d, times %v: got sessions %v, want %v", gap, ts, got, want)
 		}
 	}
+}
+
+// num is the values of a record with the single number v.
+func num(v float64) []Value { return []Value{{Num: v}} }
+
+// TestRestartAnywhere runs random input through every window kind and mode twice: once
+// straight, once restarting the operator from its encoded store and clock at random points,
+// as the processor does after a crash. Every emission and late record must be the same.
+func TestRestartAnywhere(t *testing.T) {
+	s := *seed
+	if s == 0 {
+		s = rand.Uint64()
+	}
+	t.Logf("seed %d (rerun with -seed %d)", s, s)
+	rng := rand.New(rand.NewPCG(s, 2))
+	tu, _ := NewTumbling(10)
+	ho, _ := NewHopping(10, 3)
+	sl, _ := NewSliding(7)
+	se, _ := NewSession(4)
+	spec, err := NewSpec([]Aggregation{
+		{Name: "n", Func: FuncCount}, {Name: "s", Func: FuncSum}, {Name: "f", Func: FuncFirst},
+		{Name: "d", Func: FuncCountDistinct, Field: 1}, {Name: "q", Func: FuncQuantile, Q: 0.9},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, def := range []Definition{tu, ho, sl, se} {
+		for _, mode := range []Mode{Final, Update} {
+			t.Run(def.String()+"/"+mode.String(), func(t *testing.T) {
+				for range 20 {
+					opts := []Option{WithGrace(rng.Int64N(5)), WithOutOfOrderness(rng.Int64N(5)), WithMode(mode), WithSpec(spec)}
+					recs := make([]Record, 150)
+					for i := range recs {
+						recs[i] = Record{
+							Key: fmt.Sprint("k", rng.IntN(3)), EventTime: int64(i/3) + rng.Int64N(10) - 5, Seq: uint64(i + 1),
+							Values: []Value{{Num: float64(rng.IntN(50))}, {Text: []byte{byte('a' + rng.IntN(4))}, IsText: true}},
+						}
+					}
+					run := func(restartP float64) []string {
+						store := MemStore{}
+						op, err := NewOperator(def, append(opts, WithStore(store))...)
+						if err != nil {
+							t.Fatal(err)
+						}
+						var out []string
+						for _, r := range recs {
+							if rng.Float64() < restartP {
+								next := MemStore{}
+								o2, err := NewOperator(def, append(opts, WithStore(next))...)
+								if err != nil {
+									t.Fatal(err)
+								}
+								if err := o2.SetClock(op.Clock()); err != nil {
+									t.Fatal(err)
+								}
+								for e, a := range store {
+									dec, err := spec.DecodeAggs(spec.AppendAggs(nil, a))
+									if err != nil {
+										t.Fatal(err)
+									}
+									next[e] = dec
+									if err := o2.Load(e); err != nil {
+										t.Fatal(err)
+									}
+								}
+								op, store = o2, next
+							}
+							res, err := op.Process(r)
+							if err != nil {
+								t.Fatal(err)
+							}
+							out = appendResult(out, res)
+						}
+						res, err := op.AdvanceWatermark(EndOfInput)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if len(store) != 0 {
+							t.Fatalf("%d entries left after EndOfInput", len(store))
+						}
+						return appendResult(out, res)
+					}
+					straight, restarted := run(0), run(0.2)
+					if !slices.Equal(straight, restarted) {
+						t.Fatalf("restarts changed the results:\nstraight:  %q\nrestarted: %q", straight, restarted)
+					}
+				}
+			})
+		}
+	}
+}
+
+func appendResult(out []string, res Result) []string {
+	for _, l := range res.Late {
+		out = append(out, l.String())
+	}
+	for _, e := range res.Emissions {
+		out = append(out, e.String())
+	}
+	return out
 }

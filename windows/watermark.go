@@ -40,6 +40,17 @@ func (s *StreamTime) Observe(t int64) bool {
 	return s.Watermark() > before
 }
 
+// state returns the clock's state for storage.
+func (s *StreamTime) state() Clock { return Clock{Max: s.max, Seen: s.seen, Floor: s.floor} }
+
+// restore sets the clock's state from storage.
+func (s *StreamTime) restore(c Clock) {
+	s.max, s.seen, s.floor = c.Max, c.Seen, c.Floor
+	if !c.Seen {
+		s.max = 0
+	}
+}
+
 // Max returns the stream time (largest event time seen) and whether any record was seen.
 func (s *StreamTime) Max() (int64, bool) { return s.max, s.seen }
 

@@ -23,6 +23,9 @@ var (
 	// ErrInvalidRecord is wrapped by every error about a record an Operator refuses: NaN
 	// value, event time out of range, or a sequence number that does not increase.
 	ErrInvalidRecord = errors.New("windows: invalid record")
+	// ErrStateMismatch is wrapped by errors about stored state that the Operator's
+	// definition could not have written (Operator.Load).
+	ErrStateMismatch = errors.New("windows: state does not match the window definition")
 )
 
 // Window is the half-open event-time interval [Start, End) in epoch milliseconds.
