@@ -83,21 +83,33 @@ type setup struct {
 	partitions int32
 	file       string
 	cards      gen.Cards
+	// window and maxOutOfOrderness describe the pipeline's window operator to the verifier;
+	// nil for the card-totals aggregate.
+	window            *verify.Window
+	maxOutOfOrderness time.Duration
 }
 
+// newSetup sets up the card-totals aggregate pipeline of T1 and T2.
 func newSetup(t *testing.T, s size) *setup {
 	t.Helper()
+	return newPipelineSetup(t, s, gen.Cards{Seed: s.seed, Partitions: 5, Cards: 500, BadEvery: 400},
+		"  - aggregate: {field: amount}\n", 5*time.Second)
+}
+
+// newPipelineSetup creates the input topic and a pipeline file with the given operators (YAML
+// list entries) over records of cards.
+func newPipelineSetup(t *testing.T, s size, cards gen.Cards, operators string, maxOutOfOrderness time.Duration) *setup {
+	t.Helper()
 	b := kafkatest.New(t)
-	su := &setup{broker: b, partitions: 5}
+	su := &setup{broker: b, partitions: cards.Partitions, cards: cards, maxOutOfOrderness: maxOutOfOrderness}
 	su.name = kafkatest.Name(t, "eos")
 	su.input = b.CreateTopic(su.partitions, nil)
 	su.output = su.name + "-out"
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_, _ = b.Admin().DeleteTopics(ctx, su.output, su.name+"-changelog", su.name+"-dlq")
+		_, _ = b.Admin().DeleteTopics(ctx, su.output, su.name+"-changelog", su.name+"-dlq", su.name+"-late")
 	})
-	su.cards = gen.Cards{Seed: s.seed, Partitions: su.partitions, Cards: 500, BadEvery: 400}
 	su.file = filepath.Join(t.TempDir(), "pipeline.yaml")
 	yaml := fmt.Sprintf(`name: %s
 input:
@@ -105,14 +117,13 @@ input:
   format: json
   key_field: card_id
   event_time: {field: ts, format: epoch_millis}
-  max_out_of_orderness: 5s
+  max_out_of_orderness: %s
 operators:
-  - aggregate: {field: amount}
-output:
+%soutput:
   topic: %s
 exactly_once: true
 commit_interval: %s
-`, su.name, su.input, su.output, s.commit)
+`, su.name, su.input, maxOutOfOrderness, operators, su.output, s.commit)
 	if err := os.WriteFile(su.file, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -156,8 +167,8 @@ func (su *setup) produce(t *testing.T, s size) (wait func() int64) {
 }
 
 // verdict waits for the pipeline to commit all input, stops the fleet and checks every
-// output against the input.
-func (su *setup) verdict(t *testing.T, f *fleet, generated int64) {
+// output against the input. It fails the test unless the verdict is clean.
+func (su *setup) verdict(t *testing.T, f *fleet, generated int64) verify.Verdict {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -166,7 +177,7 @@ func (su *setup) verdict(t *testing.T, f *fleet, generated int64) {
 	}
 	close(f.quiet)
 	faults, maxRecovery := f.finish()
-	v, err := verify.Run(ctx, verify.Config{
+	cfg := verify.Config{
 		Brokers:     su.broker.Addrs,
 		Group:       su.name,
 		Input:       su.input,
@@ -176,7 +187,11 @@ func (su *setup) verdict(t *testing.T, f *fleet, generated int64) {
 		Faults:      faults,
 		MaxRecovery: maxRecovery,
 		WaitTimeout: 3 * time.Minute,
-	})
+	}
+	if su.window != nil {
+		cfg.Window, cfg.MaxOutOfOrderness, cfg.Late = su.window, su.maxOutOfOrderness, su.name+"-late"
+	}
+	v, err := verify.Run(ctx, cfg)
 	f.stopAll()
 	f.check()
 	if err != nil {
@@ -190,6 +205,7 @@ func (su *setup) verdict(t *testing.T, f *fleet, generated int64) {
 		t.Fatalf("verdict is not clean\n%s", f.logs(15))
 	}
 	f.finish()
+	return v
 }
 
 // waitCaughtUp waits until the group has committed every input record.
@@ -236,7 +252,15 @@ func TestEOSKill9(t *testing.T) {
 		f.start(id)
 	}
 	wait := su.produce(t, s)
+	injectFaults(f, s, ids)
+	generated := wait()
+	su.verdict(t, f, generated)
+}
 
+// injectFaults kills instances of ids with kill -9 at random moments spread over
+// s.duration, some with their state directory wiped, stops every fourth with SIGTERM
+// instead, and restarts each after a short pause.
+func injectFaults(f *fleet, s size, ids []string) {
 	rng := rand.New(rand.NewPCG(s.seed, 1))
 	gap := s.duration / time.Duration(s.kills+s.kills/3+1)
 	for i := range s.kills + s.kills/3 {
@@ -255,8 +279,6 @@ func TestEOSKill9(t *testing.T) {
 		time.Sleep(time.Duration(100+rng.IntN(900)) * time.Millisecond)
 		f.restart(id, at)
 	}
-	generated := wait()
-	su.verdict(t, f, generated)
 }
 
 // TestEOSRebalance is T2: instances join and leave in the sequence 1, +2, +3, -1, +1, -2, -3

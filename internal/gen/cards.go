@@ -15,6 +15,9 @@ const (
 	DefaultCards       = 500
 	DefaultStep        = 10 * time.Millisecond
 	DefaultMaxDisorder = 2 * time.Second
+	DefaultMerchants   = 200
+	// MerchantField names the merchant id in every well-formed record.
+	MerchantField = "merchant"
 )
 
 // DefaultStart is the event time of record 0 when Cards.Start is zero: 2026-01-01T00:00:00Z,
@@ -25,9 +28,31 @@ var DefaultStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // single partition, 500 cards, no malformed records, the default field names and times.
 //
 // Record i has key "card-N" (N chosen by a hash of Seed and i), an amount of 0.01 to 500.00
-// in whole cents, the event time Start + i*Step minus a jitter in [0, MaxDisorder), and
-// "seq": i. Event times therefore mostly increase, and no record is more than MaxDisorder
-// behind the latest event time before it.
+// in whole cents, the event time Start + i*Step minus a jitter in [0, MaxDisorder), "seq": i
+// and, when well-formed, "merchant": "m-N". Event times therefore mostly increase, and no
+// record is more than MaxDisorder behind the latest event time before it, except the records
+// that LateEvery injects late on purpose.
+//
+// # Late records
+//
+// With LateEvery > 0, some well-formed records (see [Cards.Late]) have their event time
+// moved LateBy into the past, as a device that buffered them would. Whether a windowed
+// pipeline classifies such a record as late depends on its partition's stream time when it
+// arrives, which the generator does not know exactly. Let t be the record's event time before
+// the shift, i its index and j < i the index of the latest earlier record of the same
+// partition that is well-formed and not late-injected; that record's event time, at least
+// Start + j*Step - MaxDisorder, is already in the stream time. The record's latest window
+// ends at most size after t - LateBy, so it is certainly late when
+//
+//	LateBy >= size + grace + max_out_of_orderness + MaxDisorder + (i-j)*Step
+//
+// (hopping windows: size is the window size; sessions: add the gap). With one partition and no
+// bad record just before it, i-j is 1: the bound is window size + grace +
+// max_out_of_orderness + MaxDisorder + one Step. With P partitions, i-j is about P on
+// average and occasionally several times that, so leave a margin of many Steps. Conversely
+// a LateBy below size - advance + grace + max_out_of_orderness - MaxDisorder + Step makes
+// none of them late. [Cards.LateCount] counts injected records, not records a pipeline
+// finds late: the two agree only when LateBy has that margin.
 type Cards struct {
 	// Seed selects the stream; the same Seed gives the same records.
 	Seed uint64
@@ -51,6 +76,16 @@ type Cards struct {
 	// order: the jitter is in [0, MaxDisorder). Default DefaultMaxDisorder; negative means
 	// none.
 	MaxDisorder time.Duration
+	// Merchants is the number of distinct merchant ids, m-0 to m-(Merchants-1). Default
+	// DefaultMerchants.
+	Merchants int
+	// LateEvery injects late records: record i is late-injected when it is well-formed,
+	// i % LateEvery == LateEvery/2, and its event time minus LateBy is still at or after
+	// Start (see [Cards.Late]). 0 means none.
+	LateEvery int
+	// LateBy is how far a late-injected record's event time is moved into the past. See the
+	// type's documentation for how large it must be for the record to be certainly late.
+	LateBy time.Duration
 }
 
 // Txn is the content of a well-formed record.
@@ -59,6 +94,7 @@ type Txn struct {
 	Amount    float64 // a whole number of cents
 	EventTime int64   // epoch milliseconds
 	Seq       int64   // the record's index
+	Merchant  string  // the merchant id, "m-N"
 }
 
 // Validate reports a configuration that cannot generate records.
@@ -76,6 +112,15 @@ func (c *Cards) Validate() error {
 	if c.Step < 0 {
 		errs = append(errs, fmt.Errorf("gen: Step is %s; want 0 (default %s) or more", c.Step, DefaultStep))
 	}
+	if c.Merchants < 0 {
+		errs = append(errs, fmt.Errorf("gen: Merchants is %d; want 0 (default %d) or more", c.Merchants, DefaultMerchants))
+	}
+	if c.LateEvery < 0 {
+		errs = append(errs, fmt.Errorf("gen: LateEvery is %d; want 0 (none) or more", c.LateEvery))
+	}
+	if c.LateBy < 0 || (c.LateEvery > 0 && c.LateBy == 0) {
+		errs = append(errs, fmt.Errorf("gen: LateBy is %s; want more than 0 when LateEvery is set (and never negative)", c.LateBy))
+	}
 	return errors.Join(errs...)
 }
 
@@ -84,6 +129,13 @@ func (c *Cards) cards() int {
 		return DefaultCards
 	}
 	return c.Cards
+}
+
+func (c *Cards) merchants() int {
+	if c.Merchants <= 0 {
+		return DefaultMerchants
+	}
+	return c.Merchants
 }
 
 func (c *Cards) partitions() int32 {
@@ -121,6 +173,36 @@ func (c *Cards) BadCount(from, to int64) int64 {
 	return to/n - from/n
 }
 
+// Late reports whether record i is late-injected: LateEvery > 0, the record is well-formed,
+// i % LateEvery == LateEvery/2, and its event time minus LateBy is at or after Start (a
+// warm-up, so that its partition has a stream time by then). Its event time is then LateBy
+// earlier than it would be. Whether a pipeline finds it late depends on LateBy: see the
+// documentation of [Cards].
+func (c *Cards) Late(i int64) bool {
+	if c.LateEvery <= 0 || i < 0 || i%int64(c.LateEvery) != int64(c.LateEvery/2) || c.Bad(i) {
+		return false
+	}
+	ns, _ := c.onTime(i)
+	return ns-int64(c.LateBy) >= c.start().UnixNano()
+}
+
+// LateCount is the number of late-injected records among records [from, to).
+func (c *Cards) LateCount(from, to int64) int64 {
+	if c.LateEvery <= 0 || to <= from {
+		return 0
+	}
+	every, off := int64(c.LateEvery), int64(c.LateEvery/2)
+	i := max(from, 0)
+	i += (off - i%every + every) % every // the first candidate at or after from
+	var n int64
+	for ; i < to; i += every {
+		if c.Late(i) {
+			n++
+		}
+	}
+	return n
+}
+
 // Partition is the partition of a record with key: the FNV-1a 32-bit hash of the key modulo
 // partitions. Every record of a card goes to the same partition, as the processor keeps
 // state per partition. (Kafka's default partitioner uses murmur2 instead; produce with
@@ -141,15 +223,35 @@ func (c *Cards) Txn(i int64) (Txn, bool) {
 	return t, !c.Bad(i)
 }
 
-// txn draws record i's content and returns the random stream for further draws.
+// txn draws record i's content and returns the random stream for further draws. A
+// malformed record's next draw is its kind; a well-formed one's is its merchant, drawn after
+// every earlier field so that adding it changed none of them.
 func (c *Cards) txn(i int64) (Txn, *stream) {
-	r := &stream{s: mix64(c.Seed ^ mix64(uint64(i)))}
-	card := "card-" + strconv.FormatUint(r.next()%uint64(c.cards()), 10)
-	cents := 1 + r.next()%50000
-	start, step := c.Start, c.Step
-	if start.IsZero() {
-		start = DefaultStart
+	ns, r := c.onTime(i)
+	if c.Late(i) {
+		ns -= int64(c.LateBy)
 	}
+	t := Txn{Card: r.card, Amount: r.amount, EventTime: ns / int64(time.Millisecond), Seq: i}
+	if !c.Bad(i) {
+		t.Merchant = "m-" + strconv.FormatUint(r.next()%uint64(c.merchants()), 10)
+	}
+	return t, &r.stream
+}
+
+// draws are the first draws of record i.
+type draws struct {
+	stream
+	card   string
+	amount float64
+}
+
+// onTime returns record i's event time in nanoseconds before any late shift, with its card
+// and amount and the stream positioned after those draws.
+func (c *Cards) onTime(i int64) (int64, *draws) {
+	r := &draws{stream: stream{s: mix64(c.Seed ^ mix64(uint64(i)))}}
+	r.card = "card-" + strconv.FormatUint(r.next()%uint64(c.cards()), 10)
+	r.amount = float64(1+r.next()%50000) / 100
+	step := c.Step
 	if step == 0 {
 		step = DefaultStep
 	}
@@ -157,12 +259,19 @@ func (c *Cards) txn(i int64) (Txn, *stream) {
 	if disorder == 0 {
 		disorder = DefaultMaxDisorder
 	}
-	ns := start.UnixNano() + i*int64(step)
+	ns := c.start().UnixNano() + i*int64(step)
 	jitter := r.next() // drawn even without disorder, so MaxDisorder does not shift the stream
 	if ms := disorder.Milliseconds(); ms > 0 {
 		ns -= int64(jitter%uint64(ms)) * int64(time.Millisecond)
 	}
-	return Txn{Card: card, Amount: float64(cents) / 100, EventTime: ns / int64(time.Millisecond), Seq: i}, r
+	return ns, r
+}
+
+func (c *Cards) start() time.Time {
+	if c.Start.IsZero() {
+		return DefaultStart
+	}
+	return c.Start
 }
 
 // Record returns record i: its partition, key and JSON value. It is a pure function of the
@@ -174,7 +283,8 @@ func (c *Cards) Record(i int64) (partition int32, key, value []byte) {
 	if c.Bad(i) {
 		return partition, key, c.badValue(t, r.next())
 	}
-	return partition, key, appendValue(make([]byte, 0, 96), fieldsOf(c, t))
+	fs := fieldsOf(c, t)
+	return partition, key, appendValue(make([]byte, 0, 112), fs[:], field{MerchantField, appendJSONString(nil, t.Merchant)})
 }
 
 // field is one member of a record value: its name and its raw JSON value.
@@ -193,10 +303,10 @@ func fieldsOf(c *Cards, t Txn) [4]field {
 	}
 }
 
-func appendValue(b []byte, fs [4]field) []byte {
+func appendValue(b []byte, fs []field, more ...field) []byte {
 	b = append(b, '{')
 	first := true
-	for _, f := range fs {
+	for _, f := range append(fs, more...) {
 		if f.name == "" { // dropped by a bad-record kind
 			continue
 		}
@@ -247,7 +357,7 @@ func (c *Cards) badValue(t Txn, draw uint64) []byte {
 	const key, amount, ts = 0, 1, 2
 	switch BadKinds[draw%uint64(len(BadKinds))] {
 	case "truncated-json":
-		v := appendValue(nil, fs)
+		v := appendValue(nil, fs[:])
 		return v[:len(v)/2]
 	case "amount-string":
 		fs[amount].raw = appendJSONString(nil, string(fs[amount].raw))
@@ -278,7 +388,7 @@ func (c *Cards) badValue(t Txn, draw uint64) []byte {
 	case "invalid-utf8":
 		fs[key].raw = []byte("\"" + t.Card + "\xff\"")
 	}
-	return appendValue(nil, fs)
+	return appendValue(nil, fs[:])
 }
 
 // appendJSONString appends s quoted as a JSON string. Card ids and field names are plain

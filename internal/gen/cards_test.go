@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"math"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -45,8 +46,8 @@ func TestRecordDefaultsMatchTheExamplePipeline(t *testing.T) {
 	if !ok || p != 0 {
 		t.Fatalf("record 0: got ok=%v partition=%d, want true, 0", ok, p)
 	}
-	want := fmt.Sprintf(`{"card_id":%q,"amount":%s,"ts":%d,"seq":0}`,
-		tx.Card, strconv.FormatFloat(tx.Amount, 'f', -1, 64), tx.EventTime)
+	want := fmt.Sprintf(`{"card_id":%q,"amount":%s,"ts":%d,"seq":0,"merchant":%q}`,
+		tx.Card, strconv.FormatFloat(tx.Amount, 'f', -1, 64), tx.EventTime, tx.Merchant)
 	if string(value) != want {
 		t.Fatalf("value: got %s, want %s", value, want)
 	}
@@ -58,6 +59,64 @@ func TestRecordDefaultsMatchTheExamplePipeline(t *testing.T) {
 	}
 }
 
+// TestRecordsBeforeMerchants pins records as they were before the merchant field: adding it
+// (and late injection, off by default) changed no earlier field of any record, and no
+// malformed record at all.
+func TestRecordsBeforeMerchants(t *testing.T) {
+	c := gen.Cards{Seed: 7, Partitions: 5, BadEvery: 10}
+	for _, tc := range []struct {
+		i         int64
+		partition int32
+		key, old  string
+	}{
+		{0, 0, "card-355", `{"card_id":"card-355","amount":287.26,"ts":1767225599792,"seq":0}`},
+		{1, 2, "card-176", `{"card_id":"card-176","amount":255.8,"ts":1767225599148,"seq":1}`},
+		{9, 0, "card-41", `{"card_id":"card-41","amount":454.14,"ts":"2025-12-31T23:59:59.555Z","seq":9}`},
+		{19, 0, "card-296", "{\"card_id\":\"card-296\xff\",\"amount\":194.91,\"ts\":1767225599229,\"seq\":19}"},
+		{123, 1, "card-388", `{"card_id":"card-388","amount":140.82,"ts":1767225600278,"seq":123}`},
+	} {
+		p, k, v := c.Record(tc.i)
+		want := tc.old
+		if !c.Bad(tc.i) {
+			tx, _ := c.Txn(tc.i)
+			want = strings.TrimSuffix(tc.old, "}") + `,"merchant":"` + tx.Merchant + `"}`
+		}
+		if p != tc.partition || string(k) != tc.key || string(v) != want {
+			t.Errorf("record %d: got %d %q %s, want %d %q %s", tc.i, p, k, v, tc.partition, tc.key, want)
+		}
+	}
+}
+
+func TestMerchants(t *testing.T) {
+	for _, tc := range []struct{ merchants, want int }{{0, gen.DefaultMerchants}, {3, 3}, {1, 1}} {
+		c := gen.Cards{Seed: 5, Merchants: tc.merchants, BadEvery: 9}
+		seen := map[string]int{}
+		for i := range int64(20000) {
+			tx, ok := c.Txn(i)
+			_, _, v := c.Record(i)
+			var m map[string]any
+			_ = json.Unmarshal(v, &m)
+			switch {
+			case !ok && tx.Merchant != "":
+				t.Fatalf("record %d is malformed but has merchant %q", i, tx.Merchant)
+			case !ok:
+				continue
+			case m[gen.MerchantField] != tx.Merchant:
+				t.Fatalf("record %d: value %s, want merchant %q", i, v, tx.Merchant)
+			}
+			seen[tx.Merchant]++
+		}
+		if len(seen) != tc.want {
+			t.Errorf("Merchants=%d: got %d distinct merchants, want %d", tc.merchants, len(seen), tc.want)
+		}
+		for n := range tc.want {
+			if seen["m-"+strconv.Itoa(n)] == 0 {
+				t.Errorf("Merchants=%d: m-%d never drawn", tc.merchants, n)
+			}
+		}
+	}
+}
+
 func TestFieldNames(t *testing.T) {
 	c := gen.Cards{KeyField: "account", TimeField: "at", AmountField: "value"}
 	_, _, v := c.Record(3)
@@ -65,7 +124,7 @@ func TestFieldNames(t *testing.T) {
 	if err := json.Unmarshal(v, &m); err != nil {
 		t.Fatalf("value %s: %v", v, err)
 	}
-	for _, f := range []string{"account", "at", "value", "seq"} {
+	for _, f := range []string{"account", "at", "value", "seq", "merchant"} {
 		if _, ok := m[f]; !ok {
 			t.Errorf("value %s: field %q missing", v, f)
 		}
@@ -178,7 +237,16 @@ func TestBadRecords(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	for _, c := range []gen.Cards{{Cards: -1}, {Partitions: -2}, {BadEvery: -3}, {Step: -time.Second}} {
+	for _, c := range []gen.Cards{
+		{Cards: -1},
+		{Partitions: -2},
+		{BadEvery: -3},
+		{Step: -time.Second},
+		{Merchants: -1},
+		{LateEvery: -1},
+		{LateBy: -time.Second},
+		{LateEvery: 10},
+	} {
 		if c.Validate() == nil {
 			t.Errorf("Validate(%+v): got nil, want an error", c)
 		}

@@ -1,9 +1,10 @@
 // Package gen generates card-transaction records for tests, the demo and benchmarks: JSON
 // values such as
 //
-//	{"card_id":"card-17","amount":12.5,"ts":1767225600000,"seq":42}
+//	{"card_id":"card-17","amount":12.5,"ts":1767225600000,"seq":42,"merchant":"m-3"}
 //
-// in the shape of examples/card-totals.yaml, with every Nth record malformed on purpose.
+// in the shape of examples/card-totals.yaml, with every Nth record malformed on purpose and,
+// for windowed pipelines, some records moved far into the past to arrive late.
 //
 // Record i is a pure function of the configuration and i, so any record can be regenerated
 // without storing it, and two runs with the same configuration produce the same bytes. The

@@ -24,6 +24,7 @@ type data struct {
 	input  map[int32][]*kgo.Record // committed input records, below committed
 	output map[int32][]*kgo.Record
 	dlq    map[int32][]*kgo.Record
+	late   map[int32][]*kgo.Record // window pipelines: the late topic
 	// committed is the group's committed offset per input partition: the end of the input
 	// that counts as consumed. A partition without a commit is absent.
 	committed map[int32]int64
@@ -88,17 +89,31 @@ type checker struct {
 	cfg *Config
 	v   *Verdict
 	exp map[position]*expected
+	win *windowRun // window pipelines only
 }
 
-// check fills v's counters from d.
+// check fills v's counters from d. cfg has its defaults applied and, for a window pipeline,
+// a valid Window.
 func check(cfg *Config, d *data, v *Verdict) {
 	c := &checker{cfg: cfg, v: v, exp: map[position]*expected{}}
+	if cfg.Window != nil {
+		spec, err := newWindowSpec(cfg.Window, cfg.MaxOutOfOrderness)
+		if err != nil {
+			panic(fmt.Sprintf("verify: check with an invalid Window: %v", err)) // Run validates first
+		}
+		c.win = &windowRun{spec: spec, parts: map[int32]*partitionRef{}, emitted: map[int32]map[winID]int{}}
+	}
 	c.recompute(d)
-	for _, p := range sortedKeys(d.output) {
-		last := int64(-1)
-		for _, r := range d.output[p] {
-			v.Emitted++
-			c.output(d, r, &last)
+	if c.win != nil {
+		c.windowOutputs(d)
+		c.lateRecords(d)
+	} else {
+		for _, p := range sortedKeys(d.output) {
+			last := int64(-1)
+			for _, r := range d.output[p] {
+				v.Emitted++
+				c.output(d, r, &last)
+			}
 		}
 	}
 	for _, p := range sortedKeys(d.dlq) {
@@ -112,7 +127,8 @@ func check(cfg *Config, d *data, v *Verdict) {
 }
 
 // recompute derives every input record's expected output: a running aggregate per
-// (partition, key) in offset order over the valid records.
+// (partition, key) in offset order over the valid records or, for a window pipeline, the
+// reference run of each partition.
 func (c *checker) recompute(d *data) {
 	dec := &decoder{keyField: c.cfg.KeyField, amountField: c.cfg.AmountField, timeField: c.cfg.TimeField, timeFormat: c.cfg.TimeFormat}
 	for _, p := range sortedKeys(d.input) {
@@ -121,6 +137,19 @@ func (c *checker) recompute(d *data) {
 			c.v.CommittedIn++
 			e := &expected{rec: r}
 			c.exp[position{r.Partition, r.Offset}] = e
+			if c.win != nil {
+				in, err := dec.decodeWindow(r.Value, c.win.spec.aggs)
+				if err != nil {
+					e.why = err.Error()
+					continue
+				}
+				e.valid = true
+				if c.win.parts[p] == nil {
+					c.win.parts[p] = newPartitionRef(c.win.spec)
+				}
+				c.win.parts[p].add(r.Offset, in)
+				continue
+			}
 			in, err := dec.decode(r.Value)
 			if err != nil {
 				e.why = err.Error()
@@ -248,24 +277,10 @@ func (c *checker) output(d *data, r *kgo.Record, last *int64) {
 
 func (c *checker) deadLetter(d *data, r *kgo.Record, last *int64) {
 	v := c.v
-	var topic, part, off string
-	var hasTopic, hasPart, hasOff bool
-	for _, h := range r.Headers {
-		switch h.Key {
-		case HeaderTopic:
-			topic, hasTopic = string(h.Value), true
-		case HeaderPartition:
-			part, hasPart = string(h.Value), true
-		case HeaderOffset:
-			off, hasOff = string(h.Value), true
-		}
-	}
-	p, perr := strconv.ParseInt(part, 10, 32)
-	o, oerr := strconv.ParseInt(off, 10, 64)
-	if !hasTopic || !hasPart || !hasOff || perr != nil || oerr != nil {
+	topic, src, problem := sourceOf(r)
+	if problem != "" {
 		v.AggregateMismatches++
-		v.problemf("dead letter %s/%d@%d: headers %s=%q %s=%q %s=%q do not name a source position",
-			r.Topic, r.Partition, r.Offset, HeaderTopic, topic, HeaderPartition, part, HeaderOffset, off)
+		v.problemf("dead letter %s/%d@%d: %s", r.Topic, r.Partition, r.Offset, problem)
 		return
 	}
 	if topic != c.cfg.Input {
@@ -273,13 +288,15 @@ func (c *checker) deadLetter(d *data, r *kgo.Record, last *int64) {
 		v.problemf("dead letter %s/%d@%d: source topic %q, want the input %q", r.Topic, r.Partition, r.Offset, topic, c.cfg.Input)
 		return
 	}
-	src := position{int32(p), o}
 	e := c.attribute("dead letter", r, src, last, d)
 	if e == nil {
 		return
 	}
 	at := fmt.Sprintf("dead letter %s/%d@%d (source %s/%d@%d)", r.Topic, r.Partition, r.Offset, c.cfg.Input, src.partition, src.offset)
 	switch {
+	case e.valid && c.win != nil:
+		v.AggregateMismatches++
+		v.problemf("%s: the input record is valid, want it in its windows", at)
 	case e.valid:
 		v.AggregateMismatches++
 		v.problemf("%s: the input record is valid, want an output record", at)
@@ -289,14 +306,15 @@ func (c *checker) deadLetter(d *data, r *kgo.Record, last *int64) {
 	}
 }
 
-// lost counts committed input records without any output, and generated records that were
-// never committed.
+// lost counts committed input records without any output (for a window pipeline: invalid
+// ones without a dead letter; windows are counted by windowOutputs), and generated records
+// that were never committed.
 func (c *checker) lost(d *data) {
 	v := c.v
 	for _, p := range sortedKeys(d.input) {
 		for _, r := range d.input[p] {
 			e := c.exp[position{r.Partition, r.Offset}]
-			if e.seen > 0 {
+			if e.seen > 0 || (c.win != nil && e.valid) {
 				continue
 			}
 			v.Lost++

@@ -12,11 +12,11 @@ import (
 
 // counters are a verdict's problem counters, for comparing in tests.
 type counters struct {
-	Duplicates, Lost, Reordered, AbortedReads, AggregateMismatches int64
+	Duplicates, Lost, Reordered, AbortedReads, AggregateMismatches, WindowMismatches int64
 }
 
 func countersOf(v *Verdict) counters {
-	return counters{v.Duplicates, v.Lost, v.Reordered, v.AbortedReads, v.AggregateMismatches}
+	return counters{v.Duplicates, v.Lost, v.Reordered, v.AbortedReads, v.AggregateMismatches, v.WindowMismatches}
 }
 
 func testConfig() *Config {

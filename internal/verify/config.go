@@ -18,8 +18,9 @@ const (
 	DefaultTimeField   = "ts"
 )
 
-// Config says what to verify: one aggregate pipeline's topics and consumer group, and what
-// the test did to it.
+// Config says what to verify: one pipeline's topics and consumer group, and what the test
+// did to it. The pipeline is the card-totals aggregate, or a window pipeline when Window is
+// set.
 type Config struct {
 	// Brokers are the seed brokers, host:port. Required.
 	Brokers []string
@@ -40,6 +41,17 @@ type Config struct {
 	// transactions. Optional.
 	Changelog string
 
+	// Window, when set, is the pipeline's window operator: Output then holds its window
+	// records (spec windows-wiring.md, section 2), which the verifier compares with its own
+	// per-partition recompute of section 4; see Run. Nil for the aggregate pipeline.
+	Window *Window
+	// MaxOutOfOrderness is the pipeline's input.max_out_of_orderness: the watermark trails
+	// the largest event time by this much. Window pipelines only; default 0.
+	MaxOutOfOrderness time.Duration
+	// Late is the pipeline's late topic ("<name>-late"). Required with Window, unused
+	// without. A topic that does not exist counts as empty.
+	Late string
+
 	// Generated is the number of records the test produced to Input.
 	Generated int64
 	// Faults is how many faults of each kind the test injected (kill9, sigterm, ...), for the
@@ -52,7 +64,8 @@ type Config struct {
 	WaitTimeout time.Duration
 
 	// KeyField, AmountField and TimeField are the input's JSON fields, as in the pipeline
-	// definition. Defaults DefaultKeyField, DefaultAmountField, DefaultTimeField.
+	// definition. Defaults DefaultKeyField, DefaultAmountField, DefaultTimeField. A window
+	// pipeline reads its aggregates' fields instead of AmountField.
 	KeyField, AmountField, TimeField string
 	// TimeFormat is how TimeField is written. Default pipeline.TimeEpochMillis.
 	TimeFormat pipeline.TimeFormat
@@ -74,6 +87,18 @@ func (c *Config) Validate() error {
 	}
 	if c.Output != "" && c.Output == c.DeadLetter {
 		errs = append(errs, fmt.Errorf("verify: topic %q is both the output and the dead-letter topic", c.Output))
+	}
+	switch {
+	case c.Window != nil:
+		errs = append(errs, c.Window.validate(c.MaxOutOfOrderness)...)
+		switch c.Late {
+		case "":
+			errs = append(errs, errors.New("verify: Late is empty; a window pipeline writes its late records to <name>-late: set it"))
+		case c.Input, c.Output, c.DeadLetter:
+			errs = append(errs, fmt.Errorf("verify: the late topic %q is also the input, output or dead-letter topic", c.Late))
+		}
+	case c.Late != "" || c.MaxOutOfOrderness != 0:
+		errs = append(errs, errors.New("verify: Late and MaxOutOfOrderness are settings of window pipelines; set Window too, or remove them"))
 	}
 	if c.Generated < 0 {
 		errs = append(errs, fmt.Errorf("verify: Generated is %d; want 0 or more", c.Generated))

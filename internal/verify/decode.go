@@ -36,58 +36,122 @@ const (
 // decode returns the record's content, or why it is invalid.
 func (d *decoder) decode(value []byte) (input, error) {
 	var in input
+	obj, err := object(value)
+	if err != nil {
+		return in, err
+	}
+	if in.key, err = d.key(obj); err != nil {
+		return in, err
+	}
+	if in.amount, err = number(obj, d.amountField); err != nil {
+		return in, err
+	}
+	in.eventTime, err = d.eventTime(obj)
+	return in, err
+}
+
+// object parses value as a UTF-8 JSON object.
+func object(value []byte) (map[string]json.RawMessage, error) {
 	if !utf8.Valid(value) || !json.Valid(value) {
-		return in, fmt.Errorf("not UTF-8 JSON")
+		return nil, fmt.Errorf("not UTF-8 JSON")
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(value, &obj); err != nil || obj == nil {
-		return in, fmt.Errorf("not a JSON object")
+		return nil, fmt.Errorf("not a JSON object")
 	}
+	return obj, nil
+}
+
+// key returns the key field: a non-empty string, or a number's JSON text.
+func (d *decoder) key(obj map[string]json.RawMessage) (string, error) {
 	raw := obj[d.keyField]
 	switch {
 	case len(raw) == 0:
-		return in, fmt.Errorf("field %q missing", d.keyField)
+		return "", fmt.Errorf("field %q missing", d.keyField)
 	case raw[0] == '"':
-		if err := json.Unmarshal(raw, &in.key); err != nil || in.key == "" {
-			return in, fmt.Errorf("field %q: empty key", d.keyField)
+		var key string
+		if err := json.Unmarshal(raw, &key); err != nil || key == "" {
+			return "", fmt.Errorf("field %q: empty key", d.keyField)
 		}
+		return key, nil
 	case isNumber(raw):
-		in.key = string(raw)
+		return string(raw), nil
 	default:
-		return in, fmt.Errorf("field %q: %s is not a string or a number", d.keyField, raw)
+		return "", fmt.Errorf("field %q: %s is not a string or a number", d.keyField, raw)
 	}
+}
 
-	raw = obj[d.amountField]
+// number returns field as a finite float64.
+func number(obj map[string]json.RawMessage, field string) (float64, error) {
+	raw := obj[field]
 	if !isNumber(raw) {
-		return in, fmt.Errorf("field %q: %s is not a number", d.amountField, raw)
+		return 0, fmt.Errorf("field %q: %s is not a number", field, raw)
 	}
 	v, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
-		return in, fmt.Errorf("field %q: %s is not a finite float64", d.amountField, raw)
+		return 0, fmt.Errorf("field %q: %s is not a finite float64", field, raw)
 	}
-	in.amount = v
+	return v, nil
+}
 
-	raw = obj[d.timeField]
+// eventTime returns the time field in epoch milliseconds, in years 1970 to 9999.
+func (d *decoder) eventTime(obj map[string]json.RawMessage) (int64, error) {
+	raw := obj[d.timeField]
+	var ms int64
 	switch d.timeFormat {
 	case pipeline.TimeRFC3339:
 		var s string
 		if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
-			return in, fmt.Errorf("field %q: %s is not a string", d.timeField, raw)
+			return 0, fmt.Errorf("field %q: %s is not a string", d.timeField, raw)
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return in, fmt.Errorf("field %q: %q is not an RFC 3339 time", d.timeField, s)
+			return 0, fmt.Errorf("field %q: %q is not an RFC 3339 time", d.timeField, s)
 		}
-		in.eventTime = t.UnixMilli()
+		ms = t.UnixMilli()
 	default:
-		ms, err := strconv.ParseInt(string(raw), 10, 64)
+		var err error
+		ms, err = strconv.ParseInt(string(raw), 10, 64)
 		if !isNumber(raw) || err != nil {
-			return in, fmt.Errorf("field %q: %s is not integer epoch milliseconds", d.timeField, raw)
+			return 0, fmt.Errorf("field %q: %s is not integer epoch milliseconds", d.timeField, raw)
 		}
-		in.eventTime = ms
 	}
-	if in.eventTime < minEventMillis || in.eventTime > maxEventMillis {
-		return in, fmt.Errorf("field %q: %d ms is outside years 1970 to 9999", d.timeField, in.eventTime)
+	if ms < minEventMillis || ms > maxEventMillis {
+		return 0, fmt.Errorf("field %q: %d ms is outside years 1970 to 9999", d.timeField, ms)
+	}
+	return ms, nil
+}
+
+// windowInput is a valid input record's content for a window pipeline.
+type windowInput struct {
+	key       string
+	eventTime int64
+	values    []float64 // by aggregation; 0 for count, which takes no field
+}
+
+// decodeWindow returns the record's content for the window aggregations aggs, or why it is
+// invalid: the key and time fields as for decode, and the field of every aggregation but
+// count a finite number.
+func (d *decoder) decodeWindow(value []byte, aggs []Aggregation) (windowInput, error) {
+	var in windowInput
+	obj, err := object(value)
+	if err != nil {
+		return in, err
+	}
+	if in.key, err = d.key(obj); err != nil {
+		return in, err
+	}
+	if in.eventTime, err = d.eventTime(obj); err != nil {
+		return in, err
+	}
+	in.values = make([]float64, len(aggs))
+	for i, a := range aggs {
+		if a.Func == AggCount {
+			continue
+		}
+		if in.values[i], err = number(obj, a.Field); err != nil {
+			return in, err
+		}
 	}
 	return in, nil
 }

@@ -31,7 +31,7 @@ type snapshot struct {
 	input     bounds
 	committed map[int32]int64   // the group's committed input offsets; absent: none
 	pending   []int32           // input partitions with a pending transactional commit
-	others    map[string]bounds // output, dead-letter and changelog topics that exist
+	others    map[string]bounds // output, dead-letter, late and changelog topics that exist
 	order     []string          // topics in the order checked: input first
 }
 
@@ -154,7 +154,7 @@ func look(ctx context.Context, adm *kadm.Client, cfg *Config) (*snapshot, error)
 	// those offsets committed its outputs too, so the outputs read below cover them. Taken
 	// before, they could miss a transaction that committed in between (or a topic not yet
 	// created).
-	for _, t := range []string{cfg.Output, cfg.DeadLetter, cfg.Changelog} {
+	for _, t := range []string{cfg.Output, cfg.DeadLetter, cfg.Late, cfg.Changelog} {
 		if t == "" {
 			continue
 		}

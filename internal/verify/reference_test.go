@@ -14,9 +14,9 @@ import (
 // the offsets the group commits. It is built from the generator's own account of each record
 // (gen.Cards.Txn), not from the verifier's decoder, so the two check each other.
 type pipelineRun struct {
-	input     []*kgo.Record // the input records, with partitions and offsets
-	out, dlq  map[int32][]*kgo.Record
-	committed map[int32]int64
+	input          []*kgo.Record // the input records, with partitions and offsets
+	out, dlq, late map[int32][]*kgo.Record
+	committed      map[int32]int64
 }
 
 // reference assumes records [0, n) were produced in index order with gen's partitioning, so
@@ -88,6 +88,10 @@ func (r *pipelineRun) data() *data {
 	}
 	number(d.output, r.out)
 	number(d.dlq, r.dlq)
+	if r.late != nil {
+		d.late = map[int32][]*kgo.Record{}
+		number(d.late, r.late)
+	}
 	return d
 }
 

@@ -29,7 +29,9 @@ type Verdict struct {
 	// Duplicates counts output and dead-letter records beyond the first for one input record.
 	Duplicates int64
 	// Lost counts committed input records with neither an output nor a dead-letter record,
-	// plus generated records whose offsets were never committed.
+	// plus generated records whose offsets were never committed. For a window pipeline it
+	// counts, instead of valid records without output, the windows the reference closed
+	// that were not emitted and the late records missing from the late topic.
 	Lost int64
 	// Reordered counts output (or dead-letter) records whose input offset is not above that
 	// of every earlier record in the same partition.
@@ -40,9 +42,12 @@ type Verdict struct {
 	// AggregateMismatches counts output records that differ from the recompute, and records
 	// that cannot be matched to an input record or went to the wrong topic or partition.
 	AggregateMismatches int64
-	// WindowMismatches and Late are for windowed pipelines; always 0 for now.
+	// WindowMismatches counts, for a window pipeline, window records that differ from the
+	// reference's (key, aggregates, watermark) or that the reference did not close, and
+	// late records that are duplicated, not late in the reference, or wrong.
 	WindowMismatches int64
-	Late             int64
+	// Late is the number of committed records in the late topic of a window pipeline.
+	Late int64
 	// DLQ is the number of committed records in the dead-letter topic.
 	DLQ int64
 	// Faults is how many faults of each kind the test injected (Config.Faults).

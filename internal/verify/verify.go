@@ -19,12 +19,25 @@ import (
 //     error wrapping ErrOpenTransaction. If only the group is behind, it goes on with what
 //     was committed and the verdict fails, naming the partitions behind.
 //  2. It reads read_committed the input up to the committed offsets, and all of the output
-//     and dead-letter topics.
+//     and dead-letter topics (and of the late topic of a window pipeline).
 //  3. It recomputes every expected output: in each input partition, in offset order, a
 //     valid record yields one output record in the same partition number of the output
 //     topic carrying the running count, sum, min and max of its key in that partition; an
 //     invalid one yields one dead-letter record with the source position in its headers.
 //  4. It counts the differences into the Verdict.
+//
+// For a window pipeline (cfg.Window set), step 3 instead runs the verifier's own simulation
+// of spec windows-wiring.md, section 4, over each partition's committed input: every window
+// it closes must be in the output topic exactly once, in the same partition number, with
+// the record key and value of section 2 byte for byte (aggregates bit-exact, the watermark
+// that closed it), in the order the simulation closes them; every record it classifies as
+// late must be in the late topic exactly once, with the headers of section 3. Windows still
+// open at the end of the committed input are not expected. The verdict counts: emitted =
+// window records read; duplicates = a (key, window) emitted more than once; lost = closed
+// windows not emitted, late records missing from the late topic, invalid records without a
+// dead letter; window_mismatches = window records that differ from the simulation or that it
+// did not close, and late records that are duplicated, not late, or wrong; late = records
+// read from the late topic; reordered and aborted_reads as for the aggregate pipeline.
 //
 // The returned Verdict has the figures known so far even with an error; it is OK only when
 // the error is nil and every check passed. Print it with String.
@@ -63,7 +76,7 @@ func Run(ctx context.Context, cfg Config) (Verdict, error) {
 		spans[cfg.Input][p] = span{start, min(c, end)}
 	}
 	for t, b := range s.others {
-		if t != cfg.Output && t != cfg.DeadLetter {
+		if t != cfg.Output && t != cfg.DeadLetter && t != cfg.Late {
 			continue // the changelog is only checked for open transactions
 		}
 		spans[t] = map[int32]span{}
@@ -79,6 +92,9 @@ func Run(ctx context.Context, cfg Config) (Verdict, error) {
 	d.input, d.output = recs[cfg.Input], recs[cfg.Output]
 	if cfg.DeadLetter != "" {
 		d.dlq = recs[cfg.DeadLetter]
+	}
+	if cfg.Late != "" {
+		d.late = recs[cfg.Late]
 	}
 	check(&cfg, d, &v)
 	v.Complete = true

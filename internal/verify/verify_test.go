@@ -137,7 +137,81 @@ func TestRun(t *testing.T) {
 	})
 }
 
-// write writes run's outputs and dead letters as a transactional pipeline would, after an
+// TestRunWindows is TestRun for a window pipeline: window records, dead letters and late
+// records written in transactions on a broker, correct and with bugs.
+func TestRunWindows(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b := kafkatest.New(t)
+	const n = 3000
+	g := testCards()
+	input := b.CreateTopic(g.Partitions, nil)
+	if got, err := g.Produce(ctx, b.Client(gen.ClientOpts()...), input, n); err != nil || got != n {
+		t.Fatalf("produce input: got %d, %v; want %d, nil", got, err, n)
+	}
+	// Read the input back: late records carry its timestamps.
+	ends, err := b.Admin().ListEndOffsets(ctx, input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spans := map[string]map[int32]span{input: {}}
+	ends.Each(func(o kadm.ListedOffset) { spans[input][o.Partition] = span{0, o.Offset} })
+	recs, err := read(ctx, &Config{Brokers: b.Addrs}, spans, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in []*kgo.Record
+	for _, p := range sortedKeys(recs[input]) {
+		in = append(in, recs[input][p]...)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		mutate func(*pipelineRun)
+		want   counters
+	}{
+		{"correct", func(*pipelineRun) {}, counters{}},
+		{"a window lost and a late record twice", func(r *pipelineRun) {
+			r.out[0] = r.out[0][1:]
+			r.late[1] = append(r.late[1], r.late[1][0])
+		}, counters{Lost: 1, WindowMismatches: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			output, dlq, late := b.CreateTopic(g.Partitions, nil), b.CreateTopic(g.Partitions, nil), b.CreateTopic(g.Partitions, nil)
+			group := b.Group()
+			w := testWindow()
+			run := windowTestRun(g, w, 2*time.Second, in, output, dlq, late)
+			tc.mutate(run)
+			write(ctx, t, b, run, group, input)
+			v, err := Run(ctx, Config{
+				Brokers: b.Addrs, Group: group, Input: input, Output: output, DeadLetter: dlq, Late: late,
+				Window: w, MaxOutOfOrderness: 2 * time.Second, Generated: n, WaitTimeout: 2 * time.Second,
+			})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			for _, p := range v.Problems {
+				t.Log("  ", p)
+			}
+			if got := countersOf(&v); got != tc.want {
+				t.Fatalf("got %+v, want %+v\n%s", got, tc.want, v.String())
+			}
+			if (tc.want != counters{}) {
+				t.Logf("mutated run, want result=FAIL: %s", v.String())
+				if v.OK() {
+					t.Fatalf("got %s, want result=FAIL", v.String())
+				}
+				return
+			}
+			t.Log(v.String())
+			if !v.OK() || v.Late != g.LateCount(0, n) || v.DLQ != g.BadCount(0, n) || v.Emitted == 0 {
+				t.Fatalf("got %s, want a pass with late=%d dlq=%d", v.String(), g.LateCount(0, n), g.BadCount(0, n))
+			}
+		})
+	}
+}
+
+// write writes run's outputs, dead letters and late records as a transactional pipeline would, after an
 // aborted transaction of junk that read_committed must not see, and commits the group's
 // offsets.
 func write(ctx context.Context, t *testing.T, b *kafkatest.Broker, run *pipelineRun, group, input string) {
@@ -155,7 +229,7 @@ func write(ctx context.Context, t *testing.T, b *kafkatest.Broker, run *pipeline
 		}
 	}
 	var recs, junk []*kgo.Record
-	for _, m := range []map[int32][]*kgo.Record{run.out, run.dlq} {
+	for _, m := range []map[int32][]*kgo.Record{run.out, run.dlq, run.late} {
 		for _, p := range sortedKeys(m) {
 			recs = append(recs, m[p]...)
 			junk = append(junk, &kgo.Record{Topic: m[p][0].Topic, Partition: p, Value: []byte("junk")})
