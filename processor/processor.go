@@ -129,6 +129,11 @@ func New(cfg Config) (*Processor, error) {
 		return nil, err
 	}
 	p.metrics = m
+	if p.win != nil {
+		for _, topic := range cfg.Definition.Input.Topics {
+			m.late.WithLabelValues(topic) // zero, not nothing, until the first late record
+		}
+	}
 	return p, nil
 }
 

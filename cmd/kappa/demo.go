@@ -27,8 +27,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	rate := fs.Int("rate", 2000, "generated card transactions per second")
 	partitions := fs.Int("partitions", 4, "partitions of the input topic")
 	every := fs.Duration("summary-every", 5*time.Second, "how often to print the summary line")
-	fs.Lookup("f").DefValue = "examples/card-totals.yaml"
-	f.file = "examples/card-totals.yaml"
+	fs.Lookup("f").DefValue = "examples/card-features.yaml"
+	f.file = "examples/card-features.yaml"
 	fs.Lookup("admin-addr").DefValue = "127.0.0.1:9464"
 	f.adminAddr = "127.0.0.1:9464"
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -80,11 +80,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	// Card transactions with event times that follow the clock, a little out of order, and
-	// one malformed record in 500 so the dead-letter topic has something to show.
+	// one malformed record in 500 so the dead-letter topic has something to show. The
+	// generator writes the pipeline's key and time fields, an amount and a merchant.
 	cards := gen.Cards{
 		Seed: uint64(time.Now().UnixNano()), Partitions: int32(*partitions), BadEvery: 500,
-		KeyField: def.Input.KeyField, TimeField: def.Input.EventTime.Field, AmountField: def.Operators[0].Aggregate.Field,
+		KeyField: def.Input.KeyField, TimeField: def.Input.EventTime.Field,
 		Start: time.Now(), Step: time.Second / time.Duration(max(1, *rate)),
+	}
+	if a := def.Operators[0].Aggregate; a != nil {
+		cards.AmountField = a.Field
 	}
 	if def.Input.EventTime.Format != pipeline.TimeEpochMillis {
 		return fmt.Errorf("demo: the generator writes epoch_millis event times; %s has %s", f.file, def.Input.EventTime.Format)
@@ -139,7 +143,8 @@ func createIfMissing(ctx context.Context, adm *kadm.Client, topic string, partit
 	return nil
 }
 
-// summarize prints one line every interval: rates in and out, lag, dead letters, commits.
+// summarize prints one line every interval: rates in and out, lag, dead letters, late
+// records, commits.
 func summarize(ctx context.Context, w io.Writer, p *processor.Processor, lag func() int64, every time.Duration) {
 	// The first line comes early, to show at once that records flow; then one per interval.
 	t := time.NewTicker(min(every, 2*time.Second))
@@ -157,9 +162,9 @@ func summarize(ctx context.Context, w io.Writer, p *processor.Processor, lag fun
 			if !s.LastCommit.IsZero() {
 				last = now.Sub(s.LastCommit).Round(time.Millisecond).String() + " ago"
 			}
-			fmt.Fprintf(w, "kappa: in=%d (%.0f/s) out=%d (%.0f/s) lag=%d dlq=%d commits=%d aborts=%d restored=%d last_commit=%s\n",
+			fmt.Fprintf(w, "kappa: in=%d (%.0f/s) out=%d (%.0f/s) lag=%d dlq=%d late=%d commits=%d aborts=%d restored=%d last_commit=%s\n",
 				s.RecordsIn, float64(s.RecordsIn-prev.RecordsIn)/secs, s.RecordsOut, float64(s.RecordsOut-prev.RecordsOut)/secs,
-				lag(), s.DeadLetters, s.Commits, s.Aborts, s.Restored, last)
+				lag(), s.DeadLetters, s.Late, s.Commits, s.Aborts, s.Restored, last)
 			prev, prevAt = s, now
 			if first {
 				t.Reset(every)

@@ -34,13 +34,20 @@ func (b *syncBuffer) String() string {
 }
 
 var (
-	summaryLine = regexp.MustCompile(`(?m)^kappa: in=(\d+) \(\d+/s\) out=(\d+) \(\d+/s\) lag=\d+ dlq=(\d+) commits=(\d+) aborts=\d+ restored=\d+ last_commit=\S+( ago)?$`)
+	summaryLine = regexp.MustCompile(`(?m)^kappa: in=(\d+) \(\d+/s\) out=(\d+) \(\d+/s\) lag=\d+ dlq=(\d+) late=\d+ commits=(\d+) aborts=\d+ restored=\d+ last_commit=\S+( ago)?$`)
 	metricsLine = regexp.MustCompile(`metrics at (http://\S+/metrics)`)
 )
 
-// TestDemo runs `kappa demo` (what `make run` runs) until its summary line shows records
-// flowing through committed transactions, checks its metrics, and stops it as Ctrl-C would.
+// TestDemo runs `kappa demo` (what `make run` runs) with each example pipeline until its
+// summary line shows records flowing through committed transactions, checks its metrics,
+// and stops it as Ctrl-C would.
 func TestDemo(t *testing.T) {
+	for _, file := range []string{"card-features.yaml", "card-totals.yaml"} {
+		t.Run(file, func(t *testing.T) { testDemo(t, "../../examples/"+file) })
+	}
+}
+
+func testDemo(t *testing.T, file string) {
 	var stdout, stderr syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -48,7 +55,7 @@ func TestDemo(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{
 			"demo",
-			"-f", "../../examples/card-totals.yaml",
+			"-f", file,
 			"-dir", t.TempDir(),
 			"-admin-addr", "127.0.0.1:0",
 			"-rate", "2000",
