@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kappa-stream/kappa/pipeline"
 )
 
 // The window types and aggregate functions the verifier checks; pipelines name them the same
@@ -68,6 +70,18 @@ func (a Aggregation) Name() string {
 		return AggCount
 	}
 	return a.Func + "_" + a.Field
+}
+
+// WindowOf returns the verifier's description of a pipeline's window operator, so that a
+// test checks exactly the window its pipeline file defines. Settings the verifier does not
+// check (a session Gap, a quantile's Q) are left out: Config.Validate refuses their window
+// types and functions anyway.
+func WindowOf(w *pipeline.Window) *Window {
+	out := &Window{Type: string(w.Type), Size: w.Size, Advance: w.Advance, Grace: w.Grace, Emit: string(w.Emit)}
+	for _, a := range w.Aggregates {
+		out.Aggregates = append(out.Aggregates, Aggregation{Func: string(a.Func), Field: a.Field, As: a.As})
+	}
+	return out
 }
 
 // validate reports what the verifier cannot check in w, and settings that are wrong.

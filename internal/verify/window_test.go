@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kappa-stream/kappa/internal/gen"
+	"github.com/kappa-stream/kappa/pipeline"
 )
 
 // testWindow is T9's window with every aggregate the verifier checks.
@@ -375,5 +376,52 @@ func TestWindowConfigValidate(t *testing.T) {
 				t.Fatalf("Validate: got %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestWindowOf converts a parsed pipeline's window and checks that both name the aggregates
+// alike.
+func TestWindowOf(t *testing.T) {
+	def, err := pipeline.Parse("p.yaml", []byte(`name: p
+input:
+  topics: [in]
+  format: json
+  key_field: card_id
+  event_time: {field: ts, format: epoch_millis}
+  max_out_of_orderness: 2s
+operators:
+  - window:
+      type: hopping
+      size: 10s
+      advance: 2s
+      grace: 1s
+      aggregates:
+        - {fn: count}
+        - {fn: sum, field: amount}
+        - {fn: max, field: amount, as: top}
+        - {fn: first, field: amount}
+output:
+  topic: out
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := def.Operators[0].Window
+	got := WindowOf(pw)
+	want := &Window{
+		Type: WindowHopping, Size: 10 * time.Second, Advance: 2 * time.Second, Grace: time.Second, Emit: EmitFinal,
+		Aggregates: []Aggregation{{Func: AggCount}, {Func: AggSum, Field: "amount"}, {Func: AggMax, Field: "amount", As: "top"}, {Func: AggFirst, Field: "amount"}},
+	}
+	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	for i, a := range got.Aggregates {
+		if a.Name() != pw.Aggregates[i].Name() {
+			t.Errorf("aggregate %d: name %q, the pipeline's %q", i, a.Name(), pw.Aggregates[i].Name())
+		}
+	}
+	cfg := Config{Brokers: []string{"b:1"}, Group: "p", Input: "in", Output: "out", Late: def.LateTopic(), Window: got, MaxOutOfOrderness: def.Input.MaxOutOfOrderness}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
 	}
 }
