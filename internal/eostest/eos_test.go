@@ -17,6 +17,7 @@ import (
 	"github.com/kappa-stream/kappa/internal/gen"
 	"github.com/kappa-stream/kappa/internal/kafkatest"
 	"github.com/kappa-stream/kappa/internal/verify"
+	"github.com/kappa-stream/kappa/pipeline"
 )
 
 func TestMain(m *testing.M) {
@@ -189,7 +190,7 @@ func (su *setup) verdict(t *testing.T, f *fleet, generated int64) verify.Verdict
 		WaitTimeout: 3 * time.Minute,
 	}
 	if su.window != nil {
-		cfg.Window, cfg.MaxOutOfOrderness, cfg.Late = su.window, su.maxOutOfOrderness, su.name+"-late"
+		cfg.Window, cfg.MaxOutOfOrderness, cfg.Late = su.window, su.maxOutOfOrderness, (&pipeline.Definition{Name: su.name}).LateTopic()
 	}
 	v, err := verify.Run(ctx, cfg)
 	f.stopAll()
