@@ -120,7 +120,7 @@ type windowTask struct {
 // index of its open windows. It runs when a task starts and after an abort, which leaves
 // the in-memory index ahead of the state.
 func (t *task) loadWindows(op *windowOp) error {
-	ws := &windowStore{t: t, op: op, cache: map[string]*cachedAggs{}}
+	ws := &windowStore{t: t, op: op, cache: map[windows.Entry]*cachedAggs{}}
 	o, err := windows.NewOperator(op.def, append(op.opts, windows.WithStore(ws))...)
 	if err != nil {
 		return err
@@ -283,11 +283,11 @@ func lateRecord(def *pipeline.Definition, rec *model.Record, l windows.Lateness)
 type windowStore struct {
 	t      *task
 	op     *windowOp
-	cache  map[string]*cachedAggs // by entry key
-	order  []string               // entry keys in the order first touched: flush order
-	stored windows.Clock          // the clock the committed state holds
-	key    []byte                 // scratch
-	val    []byte                 // scratch
+	cache  map[windows.Entry]*cachedAggs
+	order  []windows.Entry // entries in the order first touched: flush order
+	stored windows.Clock   // the clock the committed state holds
+	key    []byte          // scratch
+	val    []byte          // scratch
 }
 
 type cachedAggs struct {
@@ -298,24 +298,18 @@ type cachedAggs struct {
 }
 
 func (s *windowStore) stateKey(e windows.Entry) []byte {
-	s.key = append(append(s.key[:0], s.op.index, windowEntryTag), windows.AppendEntryKey(nil, e)...)
+	s.key = windows.AppendEntryKey(append(s.key[:0], s.op.index, windowEntryTag), e)
 	return s.key
 }
 
-func (s *windowStore) cached(e windows.Entry) (string, *cachedAggs) {
-	k := string(windows.AppendEntryKey(s.key[:0], e))
-	return k, s.cache[k]
-}
-
-func (s *windowStore) remember(k string, c *cachedAggs) {
-	s.cache[k] = c
-	s.order = append(s.order, k)
+func (s *windowStore) remember(e windows.Entry, c *cachedAggs) {
+	s.cache[e] = c
+	s.order = append(s.order, e)
 }
 
 // Get implements windows.Store.
 func (s *windowStore) Get(e windows.Entry) (*windows.Aggs, error) {
-	k, c := s.cached(e)
-	if c != nil {
+	if c := s.cache[e]; c != nil {
 		if c.deleted {
 			return nil, fmt.Errorf("%s was deleted in this transaction", e)
 		}
@@ -332,29 +326,27 @@ func (s *windowStore) Get(e windows.Entry) (*windows.Aggs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", e, err)
 	}
-	s.remember(k, &cachedAggs{a: a, stored: true})
+	s.remember(e, &cachedAggs{a: a, stored: true})
 	return a, nil
 }
 
 // Put implements windows.Store.
 func (s *windowStore) Put(e windows.Entry, a *windows.Aggs) error {
-	k, c := s.cached(e)
-	if c == nil {
-		s.remember(k, &cachedAggs{a: a, dirty: true})
+	if c := s.cache[e]; c != nil {
+		c.a, c.dirty, c.deleted = a, true, false
 		return nil
 	}
-	c.a, c.dirty, c.deleted = a, true, false
+	s.remember(e, &cachedAggs{a: a, dirty: true})
 	return nil
 }
 
 // Delete implements windows.Store.
 func (s *windowStore) Delete(e windows.Entry) error {
-	k, c := s.cached(e)
-	if c == nil {
-		s.remember(k, &cachedAggs{deleted: true, stored: true})
+	if c := s.cache[e]; c != nil {
+		c.a, c.dirty, c.deleted = nil, false, true
 		return nil
 	}
-	c.a, c.dirty, c.deleted = nil, false, true
+	s.remember(e, &cachedAggs{deleted: true, stored: true})
 	return nil
 }
 
@@ -363,17 +355,16 @@ func (s *windowStore) Delete(e windows.Entry) error {
 // changelog), then the clock if it moved.
 func (s *windowStore) flush(clock windows.Clock) error {
 	b := s.t.batch
-	for _, k := range s.order {
-		c := s.cache[k]
-		s.key = append(append(s.key[:0], s.op.index, windowEntryTag), k...)
+	for _, e := range s.order {
+		c := s.cache[e]
 		switch {
 		case c.deleted && c.stored:
-			if err := b.Delete(s.key); err != nil {
+			if err := b.Delete(s.stateKey(e)); err != nil {
 				return err
 			}
 		case c.dirty:
 			s.val = s.op.spec.AppendAggs(s.val[:0], c.a)
-			if err := b.Set(s.key, s.val); err != nil {
+			if err := b.Set(s.stateKey(e), s.val); err != nil {
 				return err
 			}
 		}

@@ -46,7 +46,7 @@ func BenchmarkPipeline(b *testing.B) {
 		b.Fatalf("produce the input: %v", err)
 	}
 
-	var raw, copied, eos, alo float64
+	var raw, copied, eos, alo, winFinal, winUpdate float64
 	b.Run("raw-consume", func(b *testing.B) {
 		for b.Loop() {
 			raw = rawConsume(b, broker, input, n)
@@ -61,20 +61,37 @@ func BenchmarkPipeline(b *testing.B) {
 	})
 	b.Run("exactly-once", func(b *testing.B) {
 		for b.Loop() {
-			eos = pipelineRate(b, broker, input, n, true)
+			eos = pipelineRate(b, broker, input, n, true, nil)
 		}
 		b.ReportMetric(eos, "records/s")
 	})
 	b.Run("at-least-once", func(b *testing.B) {
 		for b.Loop() {
-			alo = pipelineRate(b, broker, input, n, false)
+			alo = pipelineRate(b, broker, input, n, false, nil)
 		}
 		b.ReportMetric(alo, "records/s")
+	})
+	// The card-features windows (hopping 10m by 1m: ten windows per record; count, sum and
+	// max of the amount, distinct merchants), exactly once. The input's event times span
+	// n x 10 ms, so windows close all through the run.
+	b.Run("windowed-final", func(b *testing.B) {
+		for b.Loop() {
+			winFinal = pipelineRate(b, broker, input, n, true, cardFeatures(pipeline.EmitFinal))
+		}
+		b.ReportMetric(winFinal, "records/s")
+	})
+	b.Run("windowed-update", func(b *testing.B) {
+		for b.Loop() {
+			winUpdate = pipelineRate(b, broker, input, n, true, cardFeatures(pipeline.EmitUpdate))
+		}
+		b.ReportMetric(winUpdate, "records/s")
 	})
 	if raw > 0 {
 		// Printed, not logged: a parent benchmark's log does not show without -v.
 		fmt.Printf("bench: broker=%s records=%d partitions=%d commit_interval=100ms raw_consume_per_s=%.0f raw_transactional_copy_per_s=%.0f exactly_once_per_s=%.0f at_least_once_per_s=%.0f exactly_once_ratio=%.2f at_least_once_ratio=%.2f exactly_once_vs_copy=%.2f\n",
 			broker.Kind, n, partitions, raw, copied, eos, alo, eos/raw, alo/raw, eos/copied)
+		fmt.Printf("bench: windowed (hopping 10m/1m, 4 aggregates, exactly once) final_per_s=%.0f update_per_s=%.0f raw_consume_per_s=%.0f final_ratio=%.2f update_ratio=%.2f\n",
+			winFinal, winUpdate, raw, winFinal/raw, winUpdate/raw)
 	}
 }
 
@@ -153,15 +170,36 @@ func rawCopy(b *testing.B, broker *kafkatest.Broker, topic string, n int64) floa
 	return float64(n) / time.Since(first).Seconds()
 }
 
-// pipelineRate runs the card-totals pipeline over n records of input and returns the
-// records per second from the first record processed to the commit of the last.
-func pipelineRate(b *testing.B, broker *kafkatest.Broker, input string, n int64, exactlyOnce bool) float64 {
+// cardFeatures turns a definition into the card-features pipeline of
+// examples/card-features.yaml with the given emit mode.
+func cardFeatures(emit pipeline.EmitMode) func(*pipeline.Definition) {
+	return func(d *pipeline.Definition) {
+		d.Operators = []pipeline.Operator{{Window: &pipeline.Window{
+			Type: pipeline.WindowHopping, Size: 10 * time.Minute, Advance: time.Minute, Grace: 30 * time.Second, Emit: emit,
+			Aggregates: []pipeline.Aggregation{
+				{Func: pipeline.AggCount}, {Func: pipeline.AggSum, Field: "amount"},
+				{Func: pipeline.AggMax, Field: "amount"}, {Func: pipeline.AggCountDistinct, Field: "merchant"},
+			},
+		}}}
+	}
+}
+
+// pipelineRate runs the card-totals pipeline (or what edit makes of it) over n records of
+// input and returns the records per second from the first record processed to the commit
+// of the last.
+func pipelineRate(b *testing.B, broker *kafkatest.Broker, input string, n int64, exactlyOnce bool, edit func(*pipeline.Definition)) float64 {
 	name := kafkatest.Name(b, "bench")
 	def := testDefinition(b, name, input, exactlyOnce, pipeline.DefaultCommitInterval)
+	if edit != nil {
+		edit(def)
+		if err := def.Validate(); err != nil {
+			b.Fatal(err)
+		}
+	}
 	b.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_, _ = broker.Admin().DeleteTopics(ctx, def.Output.Topic, def.ChangelogTopic(), processor.DeadLetterTopic(def))
+		_, _ = broker.Admin().DeleteTopics(ctx, def.Output.Topic, def.ChangelogTopic(), def.DeadLetterTopic(), def.LateTopic())
 	})
 	f := runFlags{
 		brokers: strings.Join(broker.Addrs, ","), instanceID: "bench", transactionTimeout: 30 * time.Second,
