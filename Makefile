@@ -53,13 +53,17 @@ EOS_KILLS ?= 12
 EOS_DURATION ?= 120s
 
 .PHONY: test-eos
-test-eos: ## T1 (kill -9) and T2 (rebalance) with 3 kappa processes against KAFKA_BROKERS; prints the verdict lines
+test-eos: ## T1 (kill -9), T2 (rebalance) and T9 (windows under kill -9) with 3 kappa processes against KAFKA_BROKERS; prints the verdict lines
 	@if [ -z "$(KAFKA_BROKERS)" ]; then \
 		echo "test-eos: no broker: run 'make kafka-up' first or set KAFKA_BROKERS=host:port" >&2; exit 1; fi
 	@echo "test-eos: KAFKA_BROKERS=$(KAFKA_BROKERS) records=$(EOS_RECORDS) kills=$(EOS_KILLS) duration=$(EOS_DURATION)"
 	KAFKA_BROKERS=$(KAFKA_BROKERS) KAPPA_REQUIRE_REAL_KAFKA=1 \
 		KAPPA_EOS_RECORDS=$(EOS_RECORDS) KAPPA_EOS_KILLS=$(EOS_KILLS) KAPPA_EOS_DURATION=$(EOS_DURATION) \
 		$(GO) test -json -count=1 -timeout 40m -run '^TestEOS' ./internal/eostest | $(REPORT)
+
+.PHONY: test-state
+test-state: ## 10 million records through a partition's window state on disk; prints the state figures (flat once windows close)
+	KAPPA_STATE_RECORDS=10000000 $(GO) test -count=1 -v -timeout 20m -run '^TestWindowStateBounded$$' ./processor | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|state:'
 
 .PHONY: bench
 bench: ## pipeline records/s, exactly-once and at-least-once, vs raw consume (KAFKA_BROKERS or in-process); then micro-benchmarks

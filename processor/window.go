@@ -7,6 +7,8 @@ import (
 	"math"
 	"strconv"
 
+	"go.uber.org/zap"
+
 	"github.com/kappa-stream/kappa/model"
 	"github.com/kappa-stream/kappa/pipeline"
 	"github.com/kappa-stream/kappa/windows"
@@ -125,6 +127,7 @@ func (t *task) loadWindows(op *windowOp) error {
 	if err != nil {
 		return err
 	}
+	staleN := 0
 	err = t.p.cfg.Store.Scan(t.partition, func(key, value []byte) error {
 		if len(key) < 2 || key[0] != op.index {
 			return nil
@@ -142,12 +145,24 @@ func (t *task) loadWindows(op *windowOp) error {
 			if err != nil {
 				return err
 			}
-			return o.Load(e)
+			stale, err := o.Load(e)
+			if stale {
+				// Closed before the clock the state holds: a deletion that did not reach
+				// this state (its changelog tombstone was compacted away). Delete it now,
+				// without emitting it again.
+				staleN++
+				return ws.Delete(e)
+			}
+			return err
 		}
 		return fmt.Errorf("%w: unknown window state key % x", windows.ErrCorrupt, key)
 	})
 	if err != nil {
 		return fmt.Errorf("load window state: %w", err)
+	}
+	if staleN > 0 {
+		t.p.log.Warn("window state held windows its watermark had closed; deleting them without emitting them again",
+			zap.Int32("partition", t.partition), zap.Int("windows", staleN))
 	}
 	t.win = &windowTask{op: o, store: ws}
 	return nil

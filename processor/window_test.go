@@ -369,3 +369,57 @@ func TestWindowOutputJSON(t *testing.T) {
 		t.Fatalf("snapshot: %+v, want Late=1 RecordsOut=1", s)
 	}
 }
+
+// TestWindowStaleStateDeleted plants in the state a window that the partition's watermark
+// closed long ago, as a changelog whose tombstone compaction removed would restore it: the
+// processor deletes it when it loads the partition and never emits it.
+func TestWindowStaleStateDeleted(t *testing.T) {
+	def := windowDef(t, "stale", testWindows()["hopping-final"], 30*time.Millisecond, "in")
+	k := fakeFor(def, 1, fakeConfig{MaxPerPoll: 10, MaxPerTxn: 50})
+	w := windowWorkload(k, def, 5, 300)
+	wantOut, wantLate := windowExpect(t, def, w, 1)
+
+	store := openStore(t, vfs.NewMem())
+	defer store.Close()
+	// The first records, so that the partition has a clock, then the planted window.
+	r := start(t, def, store, k.instance("pod-0", true))
+	waitConsumed(t, k, r)
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	op, err := newWindowOp(0, def, def.Operators[0].Window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghost := windows.Entry{Key: "ghost", Window: windows.Window{Start: 0, End: 100}, CloseAt: 110}
+	a := op.spec.NewAggs()
+	a.Count = 1
+	applied, _, err := store.Applied(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := store.NewBatch(0)
+	if err := b.Set(windows.AppendEntryKey([]byte{0, windowEntryTag}, ghost), op.spec.AppendAggs(nil, a)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(applied); err != nil {
+		t.Fatal(err)
+	}
+
+	// More input: the task loads the partition (finding the ghost) and goes on.
+	var now int64 = 10_000
+	rng := rand.New(rand.NewPCG(6, 6))
+	for i := range 100 {
+		w.write(k, "in", 0, windowRecord(rng, i, &now))
+	}
+	wantOut, wantLate = windowExpect(t, def, w, 1)
+	r = start(t, def, store, k.instance("pod-0", true))
+	waitConsumed(t, k, r)
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	gotOut, gotLate := windowGot(t, k, def)
+	diffLines(t, "outputs", gotOut[0], wantOut[0])
+	diffLines(t, "late records", gotLate[0], wantLate[0])
+	checkWindowState(t, store, def, w, 0)
+}

@@ -88,9 +88,12 @@ func TestDataDriven(t *testing.T) {
 					if err != nil {
 						td.Fatalf(t, "aggregates round trip: %v", err)
 					}
-					store[e] = a
-					if err := o.Load(e); err != nil {
+					stale, err := o.Load(e)
+					if err != nil {
 						return "error: " + err.Error()
+					}
+					if !stale {
+						store[e] = a
 					}
 				}
 				op = o

@@ -259,11 +259,44 @@ func (o *Operator) SetClock(c Clock) error {
 	return nil
 }
 
-// Load adds an entry of a Store to the index after a restart: the Operator then treats it
-// as open. It refuses entries that the definition and grace would not close at
-// e.CloseAt, or buffered records outside sliding windows: state written by another
-// definition.
-func (o *Operator) Load(e Entry) error {
+// Load adds an entry of a Store to the index after a restart (after SetClock): the
+// Operator then treats it as open. It refuses entries that the definition and grace would
+// not close at e.CloseAt, or buffered records outside sliding windows: state written by
+// another definition. An entry the restored watermark has already closed is stale (its
+// deletion was lost, as when a compacted changelog dropped the tombstone): Load reports it
+// and leaves it out, and the caller deletes it without emitting it again.
+func (o *Operator) Load(e Entry) (stale bool, err error) {
+	if err := o.checkEntry(e); err != nil {
+		return false, err
+	}
+	if e.CloseAt <= o.clock.Watermark() {
+		return true, nil
+	}
+	ks := o.keys[e.Key]
+	if ks == nil {
+		ks = &keyState{}
+		o.keys[e.Key] = ks
+	}
+	if e.Buffer {
+		b := bufRec{t: e.Window.Start, seq: e.Seq}
+		if slices.Contains(ks.buf, b) {
+			return false, fmt.Errorf("%w: %s loaded twice", ErrStateMismatch, e)
+		}
+		ks.buf = append(ks.buf, b)
+		slices.SortFunc(ks.buf, func(a, b bufRec) int { return cmp.Compare(a.seq, b.seq) }) // arrival order
+	} else {
+		if ks.has(e.Window) {
+			return false, fmt.Errorf("%w: %s loaded twice", ErrStateMismatch, e)
+		}
+		ks.wins = append(ks.wins, e.Window)
+		o.open++
+	}
+	heap.Push(&o.closing, closeEntry{at: e.CloseAt, key: e.Key, w: e.Window, buf: e.Buffer, seq: e.Seq})
+	return false, nil
+}
+
+// checkEntry refuses an entry this Operator could not have written.
+func (o *Operator) checkEntry(e Entry) error {
 	want := o.closeAt(e.Window)
 	if e.Buffer {
 		d, ok := o.def.(Sliding)
@@ -275,26 +308,6 @@ func (o *Operator) Load(e Entry) error {
 	if e.CloseAt != want {
 		return fmt.Errorf("%w: %s, but %s with grace %d closes it at %s", ErrStateMismatch, e, o.def, o.grace, fmtTime(want))
 	}
-	ks := o.keys[e.Key]
-	if ks == nil {
-		ks = &keyState{}
-		o.keys[e.Key] = ks
-	}
-	if e.Buffer {
-		b := bufRec{t: e.Window.Start, seq: e.Seq}
-		if slices.Contains(ks.buf, b) {
-			return fmt.Errorf("%w: %s loaded twice", ErrStateMismatch, e)
-		}
-		ks.buf = append(ks.buf, b)
-		slices.SortFunc(ks.buf, func(a, b bufRec) int { return cmp.Compare(a.seq, b.seq) }) // arrival order
-	} else {
-		if ks.has(e.Window) {
-			return fmt.Errorf("%w: %s loaded twice", ErrStateMismatch, e)
-		}
-		ks.wins = append(ks.wins, e.Window)
-		o.open++
-	}
-	heap.Push(&o.closing, closeEntry{at: e.CloseAt, key: e.Key, w: e.Window, buf: e.Buffer, seq: e.Seq})
 	return nil
 }
 
