@@ -44,8 +44,10 @@ func TestWindowStateBounded(t *testing.T) {
 		Operators: []pipeline.Operator{{Window: &pipeline.Window{
 			Type: pipeline.WindowHopping, Size: 10 * time.Second, Advance: time.Second,
 			Aggregates: []pipeline.Aggregation{
-				{Func: pipeline.AggCount}, {Func: pipeline.AggSum, Field: "amount"},
-				{Func: pipeline.AggMax, Field: "amount"}, {Func: pipeline.AggCountDistinct, Field: "merchant"},
+				{Func: pipeline.AggCount},
+				{Func: pipeline.AggSum, Field: "amount"},
+				{Func: pipeline.AggMax, Field: "amount"},
+				{Func: pipeline.AggCountDistinct, Field: "merchant"},
 			},
 		}}},
 		Output:         pipeline.Output{Topic: "out"},
@@ -125,7 +127,7 @@ func TestWindowStateBounded(t *testing.T) {
 			continue
 		}
 		entries := 0
-		if err := store.Scan(0, func(k, v []byte) error { entries++; return nil }); err != nil {
+		if err := store.Scan(0, func(_, _ []byte) error { entries++; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		open := tk.win.op.OpenWindows()

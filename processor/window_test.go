@@ -34,9 +34,14 @@ func windowDef(t testing.TB, name string, w pipeline.Window, ooo time.Duration, 
 // every aggregate function.
 func testWindows() map[string]pipeline.Window {
 	aggs := []pipeline.Aggregation{
-		{Func: "count"}, {Func: "sum", Field: "amount"}, {Func: "min", Field: "amount"},
-		{Func: "max", Field: "amount"}, {Func: "avg", Field: "amount"}, {Func: "first", Field: "amount"},
-		{Func: "last", Field: "amount"}, {Func: "count_distinct", Field: "merchant"},
+		{Func: "count"},
+		{Func: "sum", Field: "amount"},
+		{Func: "min", Field: "amount"},
+		{Func: "max", Field: "amount"},
+		{Func: "avg", Field: "amount"},
+		{Func: "first", Field: "amount"},
+		{Func: "last", Field: "amount"},
+		{Func: "count_distinct", Field: "merchant"},
 		{Func: "quantile", Field: "amount", Q: 0.9},
 	}
 	ms := time.Millisecond
@@ -260,7 +265,8 @@ func TestWindowsMetamorphic(t *testing.T) {
 // entries an in-memory Operator fed the same input still holds: closed windows are gone.
 func checkWindowState(t testing.TB, store interface {
 	Scan(int32, func(k, v []byte) error) error
-}, def *pipeline.Definition, w *workload, p int32) {
+}, def *pipeline.Definition, w *workload, p int32,
+) {
 	t.Helper()
 	op, err := newWindowOp(0, def, def.Operators[0].Window)
 	if err != nil {
@@ -317,8 +323,11 @@ func TestWindowOutputJSON(t *testing.T) {
 	def := windowDef(t, "json", pipeline.Window{
 		Type: pipeline.WindowTumbling, Size: 1000 * ms, Grace: 100 * ms,
 		Aggregates: []pipeline.Aggregation{
-			{Func: "count"}, {Func: "sum", Field: "amount"}, {Func: "max", Field: "amount", As: "biggest"},
-			{Func: "count_distinct", Field: "merchant"}, {Func: "avg", Field: "amount"},
+			{Func: "count"},
+			{Func: "sum", Field: "amount"},
+			{Func: "max", Field: "amount", As: "biggest"},
+			{Func: "count_distinct", Field: "merchant"},
+			{Func: "avg", Field: "amount"},
 		},
 	}, 0, "in")
 	k := fakeFor(def, 1, fakeConfig{})
@@ -377,7 +386,6 @@ func TestWindowStaleStateDeleted(t *testing.T) {
 	def := windowDef(t, "stale", testWindows()["hopping-final"], 30*time.Millisecond, "in")
 	k := fakeFor(def, 1, fakeConfig{MaxPerPoll: 10, MaxPerTxn: 50})
 	w := windowWorkload(k, def, 5, 300)
-	wantOut, wantLate := windowExpect(t, def, w, 1)
 
 	store := openStore(t, vfs.NewMem())
 	defer store.Close()
@@ -412,7 +420,7 @@ func TestWindowStaleStateDeleted(t *testing.T) {
 	for i := range 100 {
 		w.write(k, "in", 0, windowRecord(rng, i, &now))
 	}
-	wantOut, wantLate = windowExpect(t, def, w, 1)
+	wantOut, wantLate := windowExpect(t, def, w, 1)
 	r = start(t, def, store, k.instance("pod-0", true))
 	waitConsumed(t, k, r)
 	if err := r.stop(t); err != nil {

@@ -297,8 +297,11 @@ func TestRestartAnywhere(t *testing.T) {
 	sl, _ := NewSliding(7)
 	se, _ := NewSession(4)
 	spec, err := NewSpec([]Aggregation{
-		{Name: "n", Func: FuncCount}, {Name: "s", Func: FuncSum}, {Name: "f", Func: FuncFirst},
-		{Name: "d", Func: FuncCountDistinct, Field: 1}, {Name: "q", Func: FuncQuantile, Q: 0.9},
+		{Name: "n", Func: FuncCount},
+		{Name: "s", Func: FuncSum},
+		{Name: "f", Func: FuncFirst},
+		{Name: "d", Func: FuncCountDistinct, Field: 1},
+		{Name: "q", Func: FuncQuantile, Q: 0.9},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -177,8 +177,10 @@ func cardFeatures(emit pipeline.EmitMode) func(*pipeline.Definition) {
 		d.Operators = []pipeline.Operator{{Window: &pipeline.Window{
 			Type: pipeline.WindowHopping, Size: 10 * time.Minute, Advance: time.Minute, Grace: 30 * time.Second, Emit: emit,
 			Aggregates: []pipeline.Aggregation{
-				{Func: pipeline.AggCount}, {Func: pipeline.AggSum, Field: "amount"},
-				{Func: pipeline.AggMax, Field: "amount"}, {Func: pipeline.AggCountDistinct, Field: "merchant"},
+				{Func: pipeline.AggCount},
+				{Func: pipeline.AggSum, Field: "amount"},
+				{Func: pipeline.AggMax, Field: "amount"},
+				{Func: pipeline.AggCountDistinct, Field: "merchant"},
 			},
 		}}}
 	}
