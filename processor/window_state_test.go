@@ -12,7 +12,7 @@ import (
 	"github.com/kappa-stream/kappa/windows"
 )
 
-// TestWindowStateBounded drives KAPPA_STATE_RECORDS records (default 1,000,000; `make
+// TestWindowStateBounded drives KAPPA_STATE_RECORDS records (default 300,000; `make
 // test-state` runs 10,000,000) through a partition's window state on Pebble on disk: the
 // processor's write-back cache, flushes and commit batches, without Kafka. 1,000 cards, an
 // event time 1 ms further per record with up to 50 ms of disorder, hopping windows of 10s
@@ -22,7 +22,7 @@ import (
 // their bound, and the largest disk usage of the second half of the run to stay within 1.5
 // times that of the first half: flat, where a state growing with the stream would double.
 func TestWindowStateBounded(t *testing.T) {
-	n := int64(1_000_000)
+	n := int64(300_000)
 	if v := os.Getenv("KAPPA_STATE_RECORDS"); v != "" {
 		var err error
 		if n, err = strconv.ParseInt(v, 10, 64); err != nil || n < 100_000 {

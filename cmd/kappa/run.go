@@ -107,7 +107,6 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	kpromMetrics := kprom.NewMetrics("kappa", kprom.Registerer(reg), kprom.Subsystem("kafka"))
 	srcMetrics, err := source.NewMetrics(reg)
 	if err != nil {
 		return nil, err
@@ -150,7 +149,10 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 		}
 	}()
 	// kprom follows one client at a time: the group member's, the one that carries the
-	// pipeline's traffic. The changelog reader is busy only while restoring.
+	// pipeline's traffic. The changelog reader is busy only while restoring. Each client gets
+	// its own kprom.Metrics, which registers when the client starts and unregisters when it
+	// closes: a Metrics serves one client, and the hooks of a closed client can still be
+	// running when the processor builds the next one.
 	changelog, err := source.NewChangelog(def.ChangelogTopic(), kgo.SeedBrokers(brokers...))
 	if err != nil {
 		return nil, err
@@ -175,7 +177,7 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 				MaxRecordBytes:     maxRecord,
 				Logger:             log,
 				Metrics:            srcMetrics,
-				Opts:               []kgo.Opt{kgo.WithHooks(kpromMetrics)},
+				Opts:               []kgo.Opt{kgo.WithHooks(kprom.NewMetrics("kappa", kprom.Registerer(reg), kprom.Subsystem("kafka")))},
 			}, a.Assigned, a.Revoked)
 		},
 		ShutdownTimeout: f.shutdownTimeout,
