@@ -33,12 +33,16 @@ import (
 //	assign kind=... size=... [advance=] <t>...
 //	    prints the windows a stateless assigner gives each event time.
 func TestDataDriven(t *testing.T) {
+	files, cases := 0, 0
+	defer func() { t.Logf("datadriven: files=%d cases=%d", files, cases) }()
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		files++
 		var op *Operator
 		var seq uint64
 		var store MemStore
 		var build func(...Option) (*Operator, error)
 		datadriven.RunTest(t, path, func(t *testing.T, td *datadriven.TestData) string {
+			cases++
 			switch td.Cmd {
 			case "define":
 				def, opts, err := parseDefine(td)
