@@ -35,6 +35,10 @@ var xgbObjectives = map[string]xgbTransform{
 	"multi:softprob":   xgbSoftmax,
 }
 
+// xgbMaxClasses bounds num_class, so that a corrupt file cannot make Parse allocate
+// gigabytes before it finds the trees do not match.
+const xgbMaxClasses = 1 << 16
+
 const xgbSupported = "binary:logistic, reg:logistic, reg:squarederror, multi:softprob"
 
 type xgboostModel struct {
@@ -164,6 +168,9 @@ func parseXGBoost(root jval) (Model, error) {
 		return nil, err
 	}
 	nout := 1
+	if numClass > xgbMaxClasses {
+		return nil, param.at("num_class").errorf("%d classes: at most %d are supported", numClass, xgbMaxClasses)
+	}
 	if transform == xgbSoftmax {
 		if numClass < 2 {
 			return nil, param.at("num_class").errorf("multi:softprob needs num_class >= 2, got %d", numClass)

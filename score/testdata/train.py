@@ -13,6 +13,7 @@ It writes, next to this script:
                   thresholds of the models, tiny values and signed zeros;
   <model files>   XGBoost JSON (Booster.save_model), LightGBM text (Booster.save_model) and
                   kappa-linear JSON (exported here from scikit-learn);
+  tiny.json       the predictions of the hand-written tiny_xgb.json and tiny_lgb.txt;
   parity.json     for each model: its file, output width and the library's predictions on
                   heldout.csv, made by a booster loaded back from the saved file.
 
@@ -305,6 +306,38 @@ def main():
         json.dump(parity, f, separators=(",", ":"))
         f.write("\n")
     print("rows=%d models=%d" % (len(H), len(models)))
+    tiny()
+
+
+def tiny():
+    """Predicts with the two hand-written models tiny_xgb.json and tiny_lgb.txt (two features,
+    amount and count) on rows that each exercise one rule, into tiny.json.
+
+    tiny_xgb: tree 0 amount < 100 (NaN goes left): -0.5 else 0.5; tree 1 count < 3 (NaN goes
+    right): -0.25 else 0.25; base_score 0.5. Features are float32: 99.99999 < 100 but
+    2.9999999 rounds to 3.
+    tiny_lgb: tree 0 amount <= 100 (missing_type NaN, default left), then count <= 3.5
+    (missing_type Zero, default right): -0.5 else 0.25; amount > 100: 0.5; tree 1 is one
+    leaf, 0.125. 0 and NaN counts are missing; a NaN amount is missing; |x| <= 1e-35 is 0.
+    """
+    nan = np.nan
+    rows = [
+        [50, 1], [50, 5], [150, 1], [150, 5], [nan, 1], [nan, nan], [100, 3],
+        [99.99999, 2.9999999], [0, 0], [50, 0], [50, nan], [150, nan], [1e-36, 3.5],
+        [-1e-40, 3.50000001], [-1e-35, 3.5],
+    ]
+    X = np.array(rows, dtype=float)
+    names = ["amount", "count"]
+    xb = xgb.Booster(model_file=os.path.join(OUT, "tiny_xgb.json"))
+    lb = lgb.Booster(model_file=os.path.join(OUT, "tiny_lgb.txt"))
+    doc = {
+        "rows": [[fmt(v) for v in r] for r in X],
+        "tiny_xgb.json": [str(v) for v in xb.predict(xgb.DMatrix(X, feature_names=names))],
+        "tiny_lgb.txt": [repr(float(v)) for v in lb.predict(X)],
+    }
+    with open(os.path.join(OUT, "tiny.json"), "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
 
 
 if __name__ == "__main__":
