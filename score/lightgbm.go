@@ -269,7 +269,7 @@ func (m *lightgbmModel) setObjective(r *lgbReader, l lgbLine) error {
 	return nil
 }
 
-// appendTree validates tree t (its key=value lines kv, starting at line start) and appends
+// appendTree validates tree t (its key=value lines kv, after the "Tree=" line start) and appends
 // it to m.nodes in breadth-first order with adjacent children, as appendXGBTree does.
 func (m *lightgbmModel) appendTree(r *lgbReader, t, start int, kv map[string]lgbLine) ([]lgbNode, error) {
 	nodes := m.nodes
@@ -279,7 +279,7 @@ func (m *lightgbmModel) appendTree(r *lgbReader, t, start int, kv map[string]lgb
 	get := func(key string) (lgbLine, error) {
 		l, ok := kv[key]
 		if !ok {
-			return l, errorf(start-1, "missing %s", key)
+			return l, errorf(start, "missing %s", key)
 		}
 		return l, nil
 	}
@@ -339,7 +339,7 @@ func (m *lightgbmModel) appendTree(r *lgbReader, t, start int, kv map[string]lgb
 		return append(nodes, lgbNode{value: leaves[0], feature: -1}), nil
 	}
 	ninternal := nleaves - 1
-	feature, _, err := ints("split_feature", ninternal, 0, math.MaxInt32)
+	feature, fLine, err := ints("split_feature", ninternal, 0, math.MaxInt32)
 	if err != nil {
 		return nil, err
 	}
@@ -388,7 +388,7 @@ func (m *lightgbmModel) appendTree(r *lgbReader, t, start int, kv map[string]lgb
 		case (dt>>2)&3 == 3:
 			return nil, errorf(dLine, "node %d: invalid missing type in decision_type %d", o, dt)
 		case feature[o] >= m.nfeatures:
-			return nil, errorf(start, "node %d splits on feature %d, but the model has %d features (max_feature_idx=%d)", o, feature[o], m.nfeatures, m.nfeatures-1)
+			return nil, errorf(fLine, "node %d splits on feature %d, but the model has %d features (max_feature_idx=%d)", o, feature[o], m.nfeatures, m.nfeatures-1)
 		case math.IsNaN(threshold[o]):
 			return nil, errorf(thrLine, "node %d: threshold is NaN", o)
 		}

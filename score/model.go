@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 )
 
 // ErrInvalidModel is wrapped by every error about a file that is not a valid, supported
@@ -71,8 +70,8 @@ func Parse(name string, data []byte) (Model, error) {
 	case bytes.HasPrefix(text, []byte("tree\n")) || bytes.HasPrefix(text, []byte("tree\r\n")):
 		return parseLightGBM(name, data)
 	}
-	if strings.HasSuffix(name, ".ubj") || bytes.HasPrefix(text, []byte("binf")) {
-		return nil, invalid(name, "", "a binary XGBoost model (UBJSON or the legacy format): save it with Booster.save_model(\"model.json\")")
+	if bytes.HasPrefix(text, []byte("binf")) || bytes.IndexByte(text, 0) >= 0 {
+		return nil, invalid(name, "", `binary data: for an XGBoost model in UBJSON or the legacy binary format, save it with Booster.save_model("model.json")`)
 	}
 	return nil, invalid(name, "", "unrecognized format: want an XGBoost JSON model (Booster.save_model(\"model.json\")), a LightGBM text model (Booster.save_model(\"model.txt\")) or a kappa-linear JSON model")
 }
@@ -110,10 +109,13 @@ func decodeJSON(name string, data []byte) (jval, error) {
 	if err == nil {
 		off := dec.InputOffset()
 		if rest := bytes.TrimLeft(data[off:], " \t\r\n"); len(rest) > 0 {
-			off = int64(len(data) - len(rest))
+			off = int64(len(data)-len(rest)) + 1
 			return jval{}, invalid(name+":"+lineCol(data, off), "", "invalid JSON: data after the top-level value")
 		}
 		return jval{name: name, v: v}, nil
+	}
+	if bytes.IndexByte(data, 0) >= 0 {
+		return jval{}, invalid(name, "", `binary data, not JSON: for an XGBoost UBJSON model (.ubj), save it with Booster.save_model("model.json")`)
 	}
 	var syn *json.SyntaxError
 	switch {
@@ -125,12 +127,12 @@ func decodeJSON(name string, data []byte) (jval, error) {
 	return jval{}, invalid(name, "", "invalid JSON: "+err.Error())
 }
 
-// lineCol converts a byte offset into "line:column", both counted from 1.
+// lineCol gives the position of the byte before offset off (the last byte the decoder
+// read, where encoding/json puts its offsets) as "line:column", both counted from 1.
 func lineCol(data []byte, off int64) string {
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
-	line := 1 + bytes.Count(data[:off], []byte("\n"))
-	col := off - int64(bytes.LastIndexByte(data[:off], '\n'))
+	off = min(max(off, 1), int64(len(data)))
+	i := off - 1
+	line := 1 + bytes.Count(data[:i], []byte("\n"))
+	col := i - int64(bytes.LastIndexByte(data[:i], '\n'))
 	return fmt.Sprintf("%d:%d", line, col)
 }
