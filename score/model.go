@@ -49,8 +49,8 @@ func Load(path string) (Model, error) {
 // LightGBM text (starting with the line "tree"). name says where data came from (a file path
 // or a topic and key) and is only used in error messages.
 func Parse(name string, data []byte) (Model, error) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
 	text := bytes.TrimLeft(data, " \t\r\n")
-	text = bytes.TrimPrefix(text, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
 	switch {
 	case len(text) == 0:
 		return nil, invalid(name, "", "empty file: want an XGBoost JSON, LightGBM text or kappa-linear JSON model")
