@@ -46,15 +46,15 @@ func (c FileConfig) Validate() error {
 	case c.Interval < 0:
 		return fmt.Errorf("models: file watcher for %s: Interval %s is negative", c.Path, c.Interval)
 	}
-	return validRole(c.Role)
+	return validRole("file watcher for "+c.Path, c.Role)
 }
 
-func validRole(role string) error {
+func validRole(what, role string) error {
 	switch role {
 	case "", RolePrimary, RoleShadow:
 		return nil
 	}
-	return fmt.Errorf("models: Role %q: want %q or %q", role, RolePrimary, RoleShadow)
+	return fmt.Errorf("models: %s: Role %q: want %q or %q", what, role, RolePrimary, RoleShadow)
 }
 
 func roleOrDefault(role string) string {
