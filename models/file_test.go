@@ -293,7 +293,7 @@ func TestNewFileWatcherErrors(t *testing.T) {
 	}
 }
 
-func TestFileWatcherNameAndRole(t *testing.T) {
+func TestFileWatcherNameRoleAndSharedMetrics(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "fraud-v2.model.json")
 	writeFile(t, path, v2)
 	m, err := NewMetrics(prometheus.NewRegistry())
@@ -307,5 +307,16 @@ func TestFileWatcherNameAndRole(t *testing.T) {
 	if got := w.Holder().Load().Name; got != "fraud-v2.model" {
 		t.Errorf("default name = %s, want fraud-v2.model", got)
 	}
-	checkInfo(t, m, "fraud-v2.model shadow "+Version(v2))
+	// The primary beside it, on the same metrics.
+	primary := filepath.Join(filepath.Dir(path), "fraud.json")
+	writeFile(t, primary, v1)
+	if _, err := NewFileWatcher(FileConfig{Path: primary, Features: five, Metrics: m}); err != nil {
+		t.Fatal(err)
+	}
+	checkInfo(t, m, "fraud primary "+Version(v1), "fraud-v2.model shadow "+Version(v2))
+	for _, tc := range []struct{ model, role string }{{"fraud", RolePrimary}, {"fraud-v2.model", RoleShadow}} {
+		if ok, failed := loads(m, tc.model, tc.role); ok != 1 || failed != 0 {
+			t.Errorf("%s %s: loads ok=%v error=%v, want ok=1 error=0", tc.model, tc.role, ok, failed)
+		}
+	}
 }

@@ -218,6 +218,9 @@ func (w *TopicWatcher) load(c *candidate) {
 // superseded before this process started.
 func (w *TopicWatcher) start(ctx context.Context, timeout time.Duration) error {
 	ends, err := w.ends(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: not done within the start timeout %s: is the broker reachable?", err, timeout)
+	}
 	if err != nil {
 		return err
 	}

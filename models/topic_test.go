@@ -3,7 +3,9 @@ package models
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -229,5 +231,51 @@ func TestNewTopicWatcherErrors(t *testing.T) {
 			}
 			t.Logf("error: %v", err)
 		})
+	}
+}
+
+func TestNewTopicWatcherTimeout(t *testing.T) {
+	// A "broker" that accepts connections and never answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+
+	start := time.Now()
+	_, err = NewTopicWatcher(context.Background(), TopicConfig{
+		Topic: "models", Name: "fraud", Features: five, StartTimeout: 300 * time.Millisecond,
+		Kafka: []kgo.Opt{kgo.SeedBrokers(ln.Addr().String())},
+	})
+	if err == nil || !strings.Contains(err.Error(), "start timeout 300ms") {
+		t.Fatalf("got %v, want an error naming the start timeout", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("NewTopicWatcher took %s with a start timeout of 300ms", d)
+	}
+	t.Logf("error: %v", err)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = NewTopicWatcher(ctx, TopicConfig{Topic: "models", Name: "fraud", Features: five, Kafka: []kgo.Opt{kgo.SeedBrokers("127.0.0.1:1")}})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled context: got %v, want %v", err, context.Canceled)
 	}
 }
