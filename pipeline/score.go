@@ -125,14 +125,14 @@ var scoreKind = operatorKind{
 
 // checkScore applies the rules of a score operator at path.
 func checkScore(d *Definition, s *Score, path string, r reporter) {
-	checkModelRef(d, s.Model, path+".model", "it needs "+modelNeeds, r)
+	checkModelRef(d, s.Model, path+".model", "models/fraud.json", r)
 	checkFeatures(d, s.Features, path+".features", r)
 	if s.Alert != nil {
 		checkAlert(d, s, path+".alert", r)
 	}
 	if sh := s.Shadow; sh != nil {
 		sp := path + ".shadow"
-		checkModelRef(d, *sh, sp, "it needs "+shadowNeeds, r)
+		checkModelRef(d, *sh, sp, "models/fraud-v2.json", r)
 		switch {
 		case sh.File != "" && sh.File == s.Model.File:
 			r.invalid(sp+".file", fmt.Sprintf("%s is the file of model too; a shadow is a second model, so use another file", quoteShort(sh.File)))
@@ -142,20 +142,18 @@ func checkScore(d *Definition, s *Score, path string, r reporter) {
 	}
 }
 
-// checkModelRef applies the rules of a model (or shadow) at path; needs is the hint of a
-// model that is missing as a whole.
-func checkModelRef(d *Definition, m ModelRef, path, needs string, r reporter) {
+// checkModelRef applies the rules of a model (or shadow) at path; example is a file to
+// show in messages.
+func checkModelRef(d *Definition, m ModelRef, path, example string, r reporter) {
 	switch {
-	case m == ModelRef{}:
-		r.missing(path, needs)
-		return
 	case m.File == "" && m.Topic == "":
-		r.missing(path+".file", "add the model file, e.g. file: models/fraud.json, or the topic of its models, e.g. topic: fraud-models")
+		r.missing(path+".file", fmt.Sprintf("add the model file, e.g. file: %s, or the topic of its models, e.g. topic: fraud-models", example))
 	case m.File != "" && m.Topic != "":
 		r.invalid(path+".topic", "a model comes from a file or from a topic, not both; remove file or topic")
 	}
 
-	if strings.ContainsRune(m.File, 0) {
+	fileOK := !strings.ContainsRune(m.File, 0)
+	if !fileOK {
 		r.invalid(path+".file", fmt.Sprintf("%s contains a NUL byte, which no file system allows; remove it", quoteShort(m.File)))
 	}
 	if m.Topic != "" && checkTopic(d, r, path+".topic", m.Topic, "") {
@@ -173,7 +171,7 @@ func checkModelRef(d *Definition, m ModelRef, path, needs string, r reporter) {
 	case m.Name == "" && m.File != "":
 		r.missing(path+".name", fmt.Sprintf("set the model name, by default %s (the base name of the file without its extension)",
 			quoteShort(defaultModelName(m.File))))
-	case m.Name != "":
+	case m.Name != "" && (fileOK || m.Name != defaultModelName(m.File)):
 		if msg := nameProblem(m.Name, maxTopicLen, "model name"); msg != "" {
 			if m.File != "" && m.Name == defaultModelName(m.File) {
 				msg += fmt.Sprintf("; it is the base name of the file, so set one with name:, e.g. name: %s", sanitizeName(m.Name))
@@ -247,17 +245,19 @@ func checkWindowFeature(d *Definition, f, agg, path string, r reporter) bool {
 	if r.unreadable(wpath + ".aggregates") {
 		return true // the names of the aggregates are not all known
 	}
-	var names []string
+	names := make([]string, 0, len(w.Aggregates))
 	for _, a := range w.Aggregates {
 		if a.Name() == agg {
 			return true
 		}
-		if a.As != "" || slices.Contains(aggFuncs, a.Func) && a.Func != "" && (a.Func == AggCount || a.Field != "") {
-			names = append(names, a.Name())
+		if !checkAggregation(a, "", discard{}) {
+			// Its problem is reported, and the feature may name it once that is fixed.
+			return true
 		}
+		names = append(names, a.Name())
 	}
 	if len(names) == 0 {
-		return true // the window's aggregates are reported
+		return true // the window has no aggregates, which is reported
 	}
 	msg := fmt.Sprintf("window has no aggregate named %q; its aggregates are %s", agg, andList(names))
 	if s := suggest(agg, names); s != "" {
@@ -266,6 +266,13 @@ func checkWindowFeature(d *Definition, f, agg, path string, r reporter) bool {
 	r.invalid(path, msg)
 	return false
 }
+
+// discard is a reporter that drops what the rules find, to ask only whether they pass.
+type discard struct{}
+
+func (discard) missing(string, string) {}
+func (discard) invalid(string, string) {}
+func (discard) unreadable(string) bool { return false }
 
 // checkAlert applies the rules of the alert of score s at path.
 func checkAlert(d *Definition, s *Score, path string, r reporter) {
