@@ -76,7 +76,10 @@ const WindowFeaturePrefix = "window."
 // WindowFeature returns the aggregate name of a feature written "window.<aggregate name>"
 // and true, or "" and false for a feature that is a record field.
 func WindowFeature(feature string) (aggregate string, ok bool) {
-	return strings.CutPrefix(feature, WindowFeaturePrefix)
+	if agg, ok := strings.CutPrefix(feature, WindowFeaturePrefix); ok {
+		return agg, true
+	}
+	return "", false
 }
 
 // defaultModelName is the model name of a model file when none is given: the base name of
