@@ -725,8 +725,15 @@ func (p *parser) missing(path, hint string) {
 }
 
 // invalid implements reporter: the problem is reported at the value.
+//
+// A problem of an operator entry as a whole, its place among the others, is reported even
+// when its settings have problems of their own: those do not make it moot.
 func (p *parser) invalid(path, msg string) {
-	if p.silenced(path) {
+	quiet := p.silenced(path)
+	if operatorPath.MatchString(path) {
+		quiet = p.bad[path] || p.bad[parentPath(path)]
+	}
+	if quiet {
 		return
 	}
 	at := path
@@ -772,9 +779,10 @@ func parentPath(path string) string {
 }
 
 var (
-	kindPath    = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)$`)
-	entryPath   = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)\.([^.]+)\[\d+\]$`)
-	mappingPath = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)\.([^.]+)$`)
+	operatorPath = regexp.MustCompile(`^operators\[\d+\]$`)
+	kindPath     = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)$`)
+	entryPath    = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)\.([^.]+)\[\d+\]$`)
+	mappingPath  = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)\.([^.]+)$`)
 )
 
 func sectionHint(path string) string {
