@@ -137,7 +137,7 @@ func checkScore(d *Definition, s *Score, path string, r reporter) {
 		sp := path + ".shadow"
 		checkModelRef(d, *sh, sp, "models/fraud-v2.json", r)
 		switch {
-		case sh.File != "" && sh.File == s.Model.File:
+		case sh.File != "" && s.Model.File != "" && filepath.Clean(sh.File) == filepath.Clean(s.Model.File):
 			r.invalid(sp+".file", fmt.Sprintf("%s is the file of model too; a shadow is a second model, so use another file", quoteShort(sh.File)))
 		case sh.Topic != "" && sh.Topic == s.Model.Topic && sh.Name != "" && sh.Name == s.Model.Name:
 			r.invalid(sp+".name", fmt.Sprintf("%q of topic %q is model itself; a shadow is a second model, so name another", sh.Name, sh.Topic))

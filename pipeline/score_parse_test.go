@@ -774,6 +774,14 @@ func TestParseShapes(t *testing.T) {
 			want: []string{"p.yaml:8:5: operators[0]: score must be the last operator, because its records are the pipeline's output; move it after operators[1]"},
 		},
 		{
+			name: "score before the window, with problems of its own",
+			ops:  []string{"  - score: {model: {file: m.json}, features: [amount, window.count], alert: 0.9}\n", win},
+			want: []string{
+				"p.yaml:8:5: operators[0]: score must be the last operator, because its records are the pipeline's output; move it after operators[1]",
+				"p.yaml:8:77: operators[0].score.alert: must be a mapping, got the number 0.9; it needs threshold and topic, e.g. alert: {threshold: 0.9, topic: fraud-alerts}",
+			},
+		},
+		{
 			name: "two windows before the score",
 			ops:  []string{win, win, wscore},
 			want: []string{"p.yaml:9:5: operators[1]: a pipeline has at most one window operator, and operators[0] is one; remove this one, or run it in a pipeline of its own"},

@@ -190,8 +190,8 @@ func TestValidateScore(t *testing.T) {
 		},
 		{
 			name: "shadow the model file",
-			edit: func(_ *Definition, s *Score) { s.Shadow = &ModelRef{File: "models/fraud.json", Name: "fraud-v2"} },
-			want: []string{`operators[1].score.shadow.file: "models/fraud.json" is the file of model too; a shadow is a second model, so use another file`},
+			edit: func(_ *Definition, s *Score) { s.Shadow = &ModelRef{File: "./models//fraud.json", Name: "fraud-v2"} },
+			want: []string{`operators[1].score.shadow.file: "./models//fraud.json" is the file of model too; a shadow is a second model, so use another file`},
 		},
 		{
 			name: "shadow the model of a topic",
