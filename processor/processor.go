@@ -79,7 +79,7 @@ type Stats struct {
 // Snapshot is a copy of the processor's counters.
 type Snapshot struct {
 	RecordsIn, RecordsOut, DeadLetters, Late, Alerts, Commits, Aborts, Restored int64
-	LastCommit                                                          time.Time
+	LastCommit                                                                  time.Time
 }
 
 type assignEvent struct {
