@@ -15,6 +15,9 @@ type reporter interface {
 	// invalid reports a value that is present but wrong; msg says what is wrong and what
 	// to do.
 	invalid(path, msg string)
+	// unreadable reports whether the value at path, or part of it, could not be read
+	// (Parse reported why), so that rules which depend on all of it stay quiet.
+	unreadable(path string) bool
 }
 
 // check applies every rule of a well-formed definition, in field order. It is the one
@@ -28,19 +31,7 @@ func check(d *Definition, r reporter) {
 
 	checkInput(d, r)
 
-	if len(d.Operators) == 0 {
-		r.missing("operators", "add at least one operator, e.g. operators: [{"+kinds[0].example+"}]")
-	}
-	for i, op := range d.Operators {
-		path := fmt.Sprintf("operators[%d]", i)
-		if i > 0 {
-			// The processor runs one operator for now. This also keeps a pipeline to at
-			// most one window operator, which stays a rule when this one goes.
-			r.invalid(path, "a pipeline has exactly one operator for now, because the processor runs one; "+
-				"remove this one, or run it in a pipeline of its own")
-		}
-		checkOperator(op, path, r)
-	}
+	checkOperators(d, r)
 
 	checkTopic(d, r, "output.topic", d.Output.Topic, "add the output topic, e.g. topic: card-totals")
 	if t := d.Output.Topic; t != "" {
@@ -114,19 +105,9 @@ func checkInput(d *Definition, r reporter) {
 	case in.MaxOutOfOrderness < 0:
 		r.invalid("input.max_out_of_orderness", fmt.Sprintf("%s is negative; use 0 (the default) or a positive duration, e.g. 5s",
 			formatDuration(in.MaxOutOfOrderness)))
-	case hasWindow(d) && wholeMillis(in.MaxOutOfOrderness) != "":
+	case d.WindowOp() != nil && wholeMillis(in.MaxOutOfOrderness) != "":
 		r.invalid("input.max_out_of_orderness", wholeMillis(in.MaxOutOfOrderness))
 	}
-}
-
-// hasWindow reports whether the pipeline has a window operator.
-func hasWindow(d *Definition) bool {
-	for _, op := range d.Operators {
-		if op.Window != nil {
-			return true
-		}
-	}
-	return false
 }
 
 // checkTopic checks a topic name at path and reports whether it is valid. An empty name is
@@ -160,7 +141,59 @@ func checkTopic(d *Definition, r reporter, path, topic, hint string) bool {
 	return true
 }
 
-func checkOperator(op Operator, path string, r reporter) {
+// checkOperators applies the rules of the list of operators and of each operator.
+func checkOperators(d *Definition, r reporter) {
+	if len(d.Operators) == 0 {
+		r.missing("operators", "add at least one operator, e.g. operators: [{"+kinds[0].example+"}]")
+	}
+	shape := shapeProblems(d.Operators)
+	for i, op := range d.Operators {
+		path := fmt.Sprintf("operators[%d]", i)
+		if msg, ok := shape[i]; ok {
+			r.invalid(path, msg)
+		}
+		checkOperator(d, op, path, r)
+	}
+}
+
+// shapeProblems checks the kinds of the operators and their order against the shapes the
+// processor runs: [aggregate], [window], [score] or [window, score]. It returns what is
+// wrong by the index of the operator to report it at. Entries that name no kind, or more
+// than one, are reported by checkOperator and left out here.
+func shapeProblems(ops []Operator) map[int]string {
+	problems := map[int]string{}
+	first := map[string]int{} // the index of the first operator of each kind
+	last := -1                // the index of the last first-of-its-kind operator
+	for i, op := range ops {
+		k := op.Kind()
+		if k == "" {
+			continue
+		}
+		if j, dup := first[k]; dup {
+			msg := fmt.Sprintf("a pipeline has at most one %s operator, and operators[%d] is one; remove this one, or run it in a pipeline of its own", k, j)
+			if k == scoreKind.name {
+				msg += fmt.Sprintf(" (to score with a second model beside the first, use shadow: in operators[%d].score)", j)
+			}
+			problems[i] = msg
+			continue
+		}
+		first[k] = i
+		last = i
+	}
+	if i, ok := first[scoreKind.name]; ok && i != last {
+		problems[i] = fmt.Sprintf("score must be the last operator, because its records are the pipeline's output; move it after operators[%d]", last)
+	}
+	if i, ok := first[aggregateKind.name]; ok && len(first) > 1 {
+		msg := "aggregate runs alone: a pipeline with an aggregate operator has no other; remove the other operators, or run them in a pipeline of their own"
+		if _, ok := first[scoreKind.name]; ok {
+			msg += " (a score takes per-key aggregates as features from a window operator before it: window.<aggregate name>)"
+		}
+		problems[i] = msg
+	}
+	return problems
+}
+
+func checkOperator(d *Definition, op Operator, path string, r reporter) {
 	var set []*operatorKind
 	for i := range kinds {
 		if kinds[i].isSet(op) {
@@ -172,7 +205,7 @@ func checkOperator(op Operator, path string, r reporter) {
 		r.invalid(path, fmt.Sprintf("names no operator kind; use exactly one of %s, e.g. - %s",
 			orList(kindNames()), kinds[0].example))
 	case 1:
-		set[0].check(op, path+"."+set[0].name, r)
+		set[0].check(d, op, path+"."+set[0].name, r)
 	default:
 		names := make([]string, len(set))
 		for i, k := range set {

@@ -11,7 +11,8 @@ type Definition struct {
 	Name string
 	// Input is the topics to read and how to read their records.
 	Input Input
-	// Operators run in order on every record. Exactly one for now: the processor runs one.
+	// Operators run in order on every record. One of [aggregate], [window], [score] or
+	// [window, score]: a score is last, and a window before it is its feature stage.
 	Operators []Operator
 	// Output is where results go.
 	Output Output
@@ -110,21 +111,37 @@ func (d *Definition) DeadLetterTopic() string { return d.Name + "-dlq" }
 func (d *Definition) LateTopic() string { return d.Name + "-late" }
 
 // HasWindow reports whether the pipeline has a window operator, and so a late topic.
-func (d *Definition) HasWindow() bool {
+func (d *Definition) HasWindow() bool { return d.WindowOp() != nil }
+
+// WindowOp returns the settings of the pipeline's window operator, or nil when it has none.
+// A valid pipeline has at most one; of several, it returns the first.
+func (d *Definition) WindowOp() *Window {
 	for _, op := range d.Operators {
 		if op.Window != nil {
-			return true
+			return op.Window
 		}
 	}
-	return false
+	return nil
+}
+
+// ScoreOp returns the settings of the pipeline's score operator, or nil when it has none.
+// A valid pipeline has at most one, its last operator; of several, it returns the first.
+func (d *Definition) ScoreOp() *Score {
+	for _, op := range d.Operators {
+		if op.Score != nil {
+			return op.Score
+		}
+	}
+	return nil
 }
 
 // GroupID is the Kafka consumer group id of the pipeline: its name.
 func (d *Definition) GroupID() string { return d.Name }
 
-// ApplyDefaults sets CommitInterval, StateDir and the Emit of window operators when they
-// are zero, as Parse does for a file that leaves them out. It cannot default ExactlyOnce,
-// whose zero value is a choice.
+// ApplyDefaults sets CommitInterval, StateDir, the Emit of window operators and the Name of
+// the model files of score operators (ModelRef.Name) when they are zero, as Parse does for
+// a file that leaves them out. It cannot default ExactlyOnce, whose zero value is a choice.
+// It leaves file paths as they are.
 func (d *Definition) ApplyDefaults() {
 	if d.CommitInterval == 0 {
 		d.CommitInterval = DefaultCommitInterval
@@ -135,6 +152,12 @@ func (d *Definition) ApplyDefaults() {
 	for _, op := range d.Operators {
 		if op.Window != nil && op.Window.Emit == "" {
 			op.Window.Emit = EmitFinal
+		}
+		if op.Score != nil {
+			op.Score.Model.applyDefaults()
+			if op.Score.Shadow != nil {
+				op.Score.Shadow.applyDefaults()
+			}
 		}
 	}
 }
@@ -162,3 +185,6 @@ func (r *goReporter) missing(path, hint string) {
 func (r *goReporter) invalid(path, msg string) {
 	r.problems = append(r.problems, Problem{Path: path, Msg: msg})
 }
+
+// unreadable is always false: a definition built in Go is all there.
+func (r *goReporter) unreadable(string) bool { return false }

@@ -103,13 +103,13 @@ func TestValidate(t *testing.T) {
 		{
 			name: "operator without a kind",
 			edit: func(d *Definition) { d.Operators[0] = Operator{} },
-			want: []string{"operators[0]: names no operator kind; use exactly one of aggregate or window, e.g. - aggregate: {field: amount}"},
+			want: []string{"operators[0]: names no operator kind; use exactly one of aggregate, window or score, e.g. - aggregate: {field: amount}"},
 		},
 		{
 			name: "a second operator",
 			edit: func(d *Definition) { d.Operators = append(d.Operators, Operator{Aggregate: &Aggregate{}}) },
 			want: []string{
-				"operators[1]: a pipeline has exactly one operator for now, because the processor runs one; remove this one, or run it in a pipeline of its own",
+				"operators[1]: a pipeline has at most one aggregate operator, and operators[0] is one; remove this one, or run it in a pipeline of its own",
 				"operators[1].aggregate.field: required field is missing; add the numeric field to aggregate, e.g. field: amount",
 			},
 		},

@@ -4,7 +4,7 @@
 // A definition names the pipeline (which is also its consumer group id and the prefix of
 // its internal topics: <name>-changelog, <name>-dlq and <name>-late, none of which may be an
 // input or the output), its input topics and how to read a key and an event time from
-// their records, the operator to run, the output topic, and the commit settings. Parse and
+// their records, the operators to run, the output topic, and the commit settings. Parse and
 // Load read the file strictly and report every problem at once, each with its file, line,
 // column and field path, in a Problems error; Definition.Validate applies the same rules to
 // a definition built in Go. See examples/card-totals.yaml for a commented file.
@@ -12,18 +12,31 @@
 // The package is pure. It must never import Kafka, Pebble, zap or Prometheus, never touch
 // the network, never read the wall clock, and never create topics or directories: it says
 // what a pipeline is and whether that is well-formed, not whether the topics exist or the
-// state directory is writable (those are checked where they are used). Load is its only
-// I/O: it reads the one file it is given.
+// state directory is writable, nor whether a model file exists or parses (those are checked
+// where they are used). Load is its only I/O: it reads the one file it is given.
 //
-// There are two kinds of operator, and a pipeline has exactly one operator for now (the
-// processor runs one). Aggregate keeps a running count, sum, min and max per record key.
-// Window aggregates per record key over event-time windows (tumbling, hopping, sliding or
-// session) with the functions of AggFunc, and emits each window's results when it closes
-// (EmitFinal) or at every change (EmitUpdate); Aggregation.Name says how each result is
-// named in the output. Window durations are whole milliseconds, the unit of event times;
+// There are three kinds of operator, and the operators of a pipeline are one of
+// [aggregate], [window], [score] or [window, score].
+// Aggregate keeps a running count, sum, min and max per record key. Window aggregates per
+// record key over event-time windows (tumbling, hopping, sliding or session) with the
+// functions of AggFunc, and emits each window's results when it closes (EmitFinal) or at
+// every change (EmitUpdate); Aggregation.Name says how each result is named in the output.
+// Window durations are whole milliseconds, the unit of event times;
 // input.max_out_of_orderness is the windows' allowed out-of-orderness, and records that
-// come after all their windows have closed go to the late topic.
+// come after all their windows have closed go to the late topic. Score scores every record
+// with a model (a file, or a compacted topic of models) on features that are numeric
+// fields of the record or, as window.<aggregate name>, the aggregates of the key's current
+// window of the window operator before it, which is then a feature stage whose own results
+// are not written; scores that reach a threshold also go to an alert topic, and a shadow
+// model can be scored beside the model. Definition.WindowOp and Definition.ScoreOp return
+// the settings of a pipeline's window and score operators.
 //
-// Adding an operator kind means a field on Operator, a settings type, and one entry in the
-// kinds table of operator.go; the parser, the messages and Validate pick it up from there.
+// Paths of model files in a pipeline file are relative to the directory of that file:
+// Parse and Load resolve them, so that a pipeline runs the same from any working
+// directory. A definition built in Go keeps its paths as given. Neither checks that the
+// files exist, which is the business of whatever loads the models.
+//
+// Adding an operator kind means a field on Operator, a settings type, one entry in the
+// kinds table of operator.go, and its place in the shapes of shapeProblems in check.go;
+// the parser, the messages and Validate pick it up from there.
 package pipeline

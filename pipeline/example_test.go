@@ -118,6 +118,47 @@ output:
 	// count sum_amount largest p99_amount
 }
 
+// A window operator before a score is its feature stage; model files resolve against the
+// directory of the pipeline file.
+func ExampleParse_score() {
+	src := []byte(`name: fraud
+input:
+  topics: [transactions]
+  format: json
+  key_field: card_id
+  event_time: {field: ts, format: epoch_millis}
+operators:
+  - window:
+      type: sliding
+      size: 10m
+      aggregates: [{fn: count, as: txn_count}]
+  - score:
+      model: {file: models/fraud.json}
+      features: [amount, window.txn_count]
+      alert: {threshold: 0.9, topic: fraud-alerts}
+output:
+  topic: fraud-scores
+`)
+	d, err := pipeline.Parse("pipelines/fraud.yaml", src)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	s := d.ScoreOp()
+	fmt.Println(s.Model.File, s.Model.Name, s.Alert.Threshold, s.Alert.Topic)
+	for _, f := range s.Features {
+		if agg, ok := pipeline.WindowFeature(f); ok {
+			fmt.Println(f, "is the aggregate", agg, "of the window of", d.WindowOp().Size)
+		} else {
+			fmt.Println(f, "is a field")
+		}
+	}
+	// Output:
+	// pipelines/models/fraud.json fraud 0.9 fraud-alerts
+	// amount is a field
+	// window.txn_count is the aggregate txn_count of the window of 10m0s
+}
+
 func ExampleAggregation_Name() {
 	for _, a := range []pipeline.Aggregation{
 		{Func: pipeline.AggCount},

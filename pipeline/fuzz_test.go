@@ -15,6 +15,8 @@ import (
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(base))
 	f.Add([]byte(windowBase))
+	f.Add([]byte(scoreBase))
+	f.Add([]byte("operators: [{score: {model: {file: a/.., name: '', version: ~}, features: [window., windows.x, '', x, x], alert: {threshold: .inf}, shadow: {topic: t}}}, {window: {}}, {score: m.json}]\n"))
 	f.Add([]byte("operators: [{window: {type: session, gap: 1m, size: 0s, aggregates: [{fn: quantile, q: .nan, as: ''}, count, -]}}]\n"))
 	f.Add([]byte(""))
 	f.Add([]byte("---\n"))

@@ -13,6 +13,9 @@ type Operator struct {
 	Aggregate *Aggregate
 	// Window aggregates the records of each record key over event-time windows.
 	Window *Window
+	// Score scores each record with a model, from fields of the record and the
+	// aggregates of a window operator before it.
+	Score *Score
 }
 
 // Aggregate is a stateful operator that keeps, per record key, the running count, sum,
@@ -45,15 +48,18 @@ type operatorKind struct {
 	fields  []string // the settings in the file, in documentation order
 	needs   string   // what an empty entry needs, for messages: "field"
 	// lists are the settings that are lists of mappings, such as the aggregates of a
-	// window, so that messages can say where their fields belong.
-	lists []listSetting
-	isSet func(Operator) bool
+	// window, and mappings the settings that are mappings, such as the model of a score,
+	// so that messages can say where their fields belong.
+	lists    []nestedSetting
+	mappings []nestedSetting
+	isSet    func(Operator) bool
 	// decode fills the kind's settings into op from the fields that the parser found
 	// (only names from fields, each once) and reports wrong types through p.
 	decode func(p *parser, fields map[string]*yaml.Node, path string, op *Operator)
 	// check applies the rules to the settings of an op of this kind at path (e.g.
-	// "operators[0].aggregate").
-	check func(op Operator, path string, r reporter)
+	// "operators[0].aggregate"); d is the whole definition, for the rules that look
+	// beyond the operator (the topics, the window before a score).
+	check func(d *Definition, op Operator, path string, r reporter)
 }
 
 // kinds lists every operator kind. Adding one is a field on Operator, its settings type,
@@ -62,7 +68,7 @@ type operatorKind struct {
 // kinds: a declaration would be an initialization cycle.
 var kinds []operatorKind
 
-func init() { kinds = []operatorKind{aggregateKind, windowKind} }
+func init() { kinds = []operatorKind{aggregateKind, windowKind, scoreKind} }
 
 // aggregateKind is the entry of the aggregate operator in kinds.
 var aggregateKind = operatorKind{
@@ -78,17 +84,17 @@ var aggregateKind = operatorKind{
 		}
 		op.Aggregate = a
 	},
-	check: func(op Operator, path string, r reporter) {
+	check: func(_ *Definition, op Operator, path string, r reporter) {
 		checkFieldName(r, path+".field", op.Aggregate.Field,
 			"add the numeric field to aggregate, e.g. field: amount")
 	},
 }
 
-// listSetting is a setting of an operator kind that is a list of mappings.
-type listSetting struct {
+// nestedSetting is a setting of an operator kind that is a mapping, or a list of them.
+type nestedSetting struct {
 	name   string
-	fields []string // the fields of an entry, in documentation order
-	needs  string   // what an empty entry needs, for messages
+	fields []string // the fields of the mapping (of an entry), in documentation order
+	needs  string   // what an empty one needs, for messages
 }
 
 // kindNamed returns the kind with the given name, or nil.
@@ -101,7 +107,7 @@ func kindNamed(name string) *operatorKind {
 	return nil
 }
 
-// kindNames lists the kind names for messages: "aggregate" or "aggregate or window".
+// kindNames lists the kind names, in the order of kinds.
 func kindNames() []string {
 	names := make([]string, len(kinds))
 	for i, k := range kinds {

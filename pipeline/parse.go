@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -45,7 +46,8 @@ var sectionHints = map[string]string{
 	"output":           "it needs topic, e.g. output: {topic: card-totals}",
 }
 
-// Load reads and parses the pipeline file at path; see Parse.
+// Load reads and parses the pipeline file at path; see Parse. Relative model file paths
+// resolve against the directory of path.
 func Load(path string) (*Definition, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -55,7 +57,11 @@ func Load(path string) (*Definition, error) {
 }
 
 // Parse reads a pipeline definition from the YAML document in data, applies the defaults
-// and validates it. filename is only used in messages.
+// and validates it. filename is used in messages, and its directory to resolve the
+// relative paths of model files (ModelRef.File), which are relative to the pipeline file:
+// with filename "pipelines/fraud.yaml", file: models/fraud.json is
+// "pipelines/models/fraud.json". Absolute paths are kept; a filename without a directory
+// keeps relative paths relative to the working directory.
 //
 // Parsing is strict: unknown and duplicate fields, wrong types, missing required fields,
 // bad values, YAML syntax errors and more than one document are all errors. Parse finds
@@ -64,6 +70,7 @@ func Load(path string) (*Definition, error) {
 func Parse(filename string, data []byte) (*Definition, error) {
 	p := &parser{
 		file:      filename,
+		dir:       filepath.Dir(filename),
 		keyPos:    map[string]position{},
 		valPos:    map[string]position{},
 		hollow:    map[string]bool{},
@@ -93,6 +100,7 @@ func posOf(n *yaml.Node) position { return position{n.Line, n.Column} }
 // reports the rules, which it places in the file by field path.
 type parser struct {
 	file     string
+	dir      string // the directory of file, against which relative model files resolve
 	problems Problems
 
 	keyPos map[string]position // where the key of each field present in the file is ("" is the file)
@@ -535,6 +543,19 @@ func homesOf(name, except string) (paths, names []string) {
 				names = append(names, "in an entry of operators[]."+k.name+"."+l.name)
 			}
 		}
+		var maps []string
+		for _, m := range k.mappings {
+			if slices.Contains(m.fields, name) {
+				maps = append(maps, m.name)
+				// Written in the operator itself: not also missing from the mapping.
+				if mk := kindPath.FindStringSubmatch(except); mk != nil && mk[1] == k.name {
+					paths = append(paths, except+"."+m.name)
+				}
+			}
+		}
+		if len(maps) > 0 {
+			names = append(names, "under operators[]."+k.name+"."+orList(maps))
+		}
 	}
 	return paths, names
 }
@@ -560,6 +581,19 @@ var aliases = map[string]string{
 	"mode":             "emit",
 	"aggregations":     "aggregates",
 	"aggs":             "aggregates",
+	"path":             "file",
+	"model_file":       "file",
+	"model_topic":      "topic",
+	"model_name":       "name",
+	"pin":              "version",
+	"model_version":    "version",
+	"inputs":           "features",
+	"fields":           "features",
+	"columns":          "features",
+	"cutoff":           "threshold",
+	"min_score":        "threshold",
+	"challenger":       "shadow",
+	"candidate":        "shadow",
 }
 
 // given reports an optional field written with no value, which is more likely an
@@ -691,8 +725,15 @@ func (p *parser) missing(path, hint string) {
 }
 
 // invalid implements reporter: the problem is reported at the value.
+//
+// A problem of an operator entry as a whole, its place among the others, is reported even
+// when its settings have problems of their own: those do not make it moot.
 func (p *parser) invalid(path, msg string) {
-	if p.silenced(path) {
+	quiet := p.silenced(path)
+	if operatorPath.MatchString(path) {
+		quiet = p.bad[path] || p.bad[parentPath(path)]
+	}
+	if quiet {
 		return
 	}
 	at := path
@@ -701,6 +742,10 @@ func (p *parser) invalid(path, msg string) {
 	}
 	p.report(p.valPos[at], path, msg)
 }
+
+// unreadable implements reporter: a structural problem was reported at path, above it or
+// below it.
+func (p *parser) unreadable(path string) bool { return p.silenced(path) }
 
 func (p *parser) present(path string) bool {
 	_, ok := p.valPos[path]
@@ -734,8 +779,10 @@ func parentPath(path string) string {
 }
 
 var (
-	kindPath  = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)$`)
-	entryPath = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)\.([^.]+)\[\d+\]$`)
+	operatorPath = regexp.MustCompile(`^operators\[\d+\]$`)
+	kindPath     = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)$`)
+	entryPath    = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)\.([^.]+)\[\d+\]$`)
+	mappingPath  = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)\.([^.]+)$`)
 )
 
 func sectionHint(path string) string {
@@ -752,6 +799,15 @@ func sectionHint(path string) string {
 			for _, l := range k.lists {
 				if l.name == m[2] {
 					return "it needs " + l.needs
+				}
+			}
+		}
+	}
+	if m := mappingPath.FindStringSubmatch(path); m != nil {
+		if k := kindNamed(m[1]); k != nil {
+			for _, ms := range k.mappings {
+				if ms.name == m[2] {
+					return "it needs " + ms.needs
 				}
 			}
 		}

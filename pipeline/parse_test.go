@@ -310,7 +310,7 @@ func TestParseProblems(t *testing.T) {
 				return strings.Replace(s, "topic: card-totals", "topic: transactions", 1)
 			},
 			want: []string{
-				"p.yaml:12:7: operators[0].aggregate.topic: unknown field; it belongs under output, so move it there",
+				"p.yaml:12:7: operators[0].aggregate.topic: unknown field; it belongs under output or under operators[].score.model, alert or shadow, so move it there",
 				`p.yaml:14:10: output.topic: "transactions" is also an input topic; write the output to another topic`,
 			},
 		},
@@ -621,8 +621,8 @@ func TestParseProblems(t *testing.T) {
 				return edit(t, "      field: amount\n", "      field: amount\n  - aggregate: {field: fee}\n  - aggregate: {field: tip}\n")
 			},
 			want: []string{
-				"p.yaml:12:5: operators[1]: a pipeline has exactly one operator for now, because the processor runs one; remove this one, or run it in a pipeline of its own",
-				"p.yaml:13:5: operators[2]: a pipeline has exactly one operator for now, because the processor runs one; remove this one, or run it in a pipeline of its own",
+				"p.yaml:12:5: operators[1]: a pipeline has at most one aggregate operator, and operators[0] is one; remove this one, or run it in a pipeline of its own",
+				"p.yaml:13:5: operators[2]: a pipeline has at most one aggregate operator, and operators[0] is one; remove this one, or run it in a pipeline of its own",
 			},
 		},
 		{
@@ -642,7 +642,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "operator with no kind",
 			yaml: func(t *testing.T) string { return edit(t, "      field: amount\n", "      field: amount\n  - {}\n") },
-			want: []string{"p.yaml:12:5: operators[1]: names no operator kind; use exactly one of aggregate or window, e.g. - aggregate: {field: amount}"},
+			want: []string{"p.yaml:12:5: operators[1]: names no operator kind; use exactly one of aggregate, window or score, e.g. - aggregate: {field: amount}"},
 		},
 		{
 			name: "operator entry without a value",
@@ -671,7 +671,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "operator kind unknown",
 			yaml: func(t *testing.T) string { return edit(t, "  - aggregate:", "  - tumbling_window:") },
-			want: []string{"p.yaml:10:5: operators[0].tumbling_window: unknown operator kind; the kinds are aggregate and window"},
+			want: []string{"p.yaml:10:5: operators[0].tumbling_window: unknown operator kind; the kinds are aggregate, window and score"},
 		},
 		{
 			name: "operator setting not indented",
@@ -773,7 +773,7 @@ func TestTwoKinds(t *testing.T) {
 		// A stand-in: it shares Aggregate, so any aggregate operator also counts as one.
 		isSet:  func(o Operator) bool { return o.Aggregate != nil },
 		decode: func(_ *parser, _ map[string]*yaml.Node, _ string, op *Operator) { op.Aggregate = &Aggregate{} },
-		check:  func(Operator, string, reporter) {},
+		check:  func(*Definition, Operator, string, reporter) {},
 	})
 
 	_, err := Parse("p.yaml", []byte(edit(t, "  - aggregate:", "  - count: {}\n    aggregate:")))

@@ -292,14 +292,14 @@ var windowKind = operatorKind{
 	example: "window: {type: tumbling, size: 1m, aggregates: [{fn: count}]}",
 	fields:  windowFields,
 	needs:   "type, aggregates and, by type, size, advance or gap",
-	lists: []listSetting{{
+	lists: []nestedSetting{{
 		name:   "aggregates",
 		fields: aggregationFields,
 		needs:  "fn, and field for every fn but count, e.g. {fn: sum, field: amount}",
 	}},
 	isSet:  func(o Operator) bool { return o.Window != nil },
 	decode: func(p *parser, f map[string]*yaml.Node, path string, op *Operator) { op.Window = p.window(f, path) },
-	check:  func(op Operator, path string, r reporter) { checkWindow(op.Window, path, r) },
+	check:  func(_ *Definition, op Operator, path string, r reporter) { checkWindow(op.Window, path, r) },
 }
 
 // checkWindow applies the rules of a window operator at path.

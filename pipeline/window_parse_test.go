@@ -752,7 +752,7 @@ func TestParseWindowProblems(t *testing.T) {
 			yaml: func(t *testing.T) string {
 				return editWindow(t, "output:", "  - window: {type: session, gap: 1m, aggregates: [{fn: count}]}\noutput:")
 			},
-			want: []string{"p.yaml:15:5: operators[1]: a pipeline has exactly one operator for now, because the processor runs one; remove this one, or run it in a pipeline of its own"},
+			want: []string{"p.yaml:15:5: operators[1]: a pipeline has at most one window operator, and operators[0] is one; remove this one, or run it in a pipeline of its own"},
 		},
 		{
 			name: "window and aggregate in one entry",

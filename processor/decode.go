@@ -45,10 +45,12 @@ type event struct {
 	values []windows.Value
 }
 
-// field is one field an operator reads: a number, or (text) also a string.
+// field is one field an operator reads: a number, or (text) also a string. An optional
+// field that is missing or not a number is NaN (a missing model feature), not an error.
 type field struct {
-	name string
-	text bool
+	name     string
+	text     bool
+	optional bool
 }
 
 // decoder extracts a pipeline's fields from JSON values. It validates the whole value and
@@ -119,6 +121,13 @@ func (d *decoder) decode(value []byte) (event, error) {
 	}
 	for i, f := range d.fields {
 		raw := d.raws[i]
+		if f.optional {
+			d.values[i] = windows.Value{Num: math.NaN()}
+			if v, err := number(f.name, raw); err == nil {
+				d.values[i].Num = v
+			}
+			continue
+		}
 		if f.text && raw != nil && raw[0] == '"' {
 			s, err := jsonString(raw)
 			if err != nil {

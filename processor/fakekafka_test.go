@@ -60,6 +60,7 @@ type fakeConfig struct {
 	Changelog  string   // changelog topic
 	DeadLetter string   // dead-letter topic
 	Late       string   // late-record topic
+	Extra      []string // more output topics (alerts)
 	Partitions int32    // partitions of every topic
 	// MaxPerPoll bounds the records one Poll returns (0: no bound).
 	MaxPerPoll int
@@ -195,6 +196,16 @@ func newFakeKafka(cfg fakeConfig) *fakeKafka {
 		}
 	}
 	return k
+}
+
+// addTopic adds an output topic (alerts) with the partitions of the others.
+func (k *fakeKafka) addTopic(topic string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.cfg.Extra = append(k.cfg.Extra, topic)
+	for p := range k.cfg.Partitions {
+		k.logs[topicPartition{topic, p}] = &fakeLog{}
+	}
 }
 
 // broadcast wakes every waiter. Call with k.mu held.
@@ -808,7 +819,7 @@ func (c *fakeClient) Produce(out *model.Output, done func(offset int64, err erro
 		err = errInjected
 	case c.usableLocked() != nil:
 		err = c.usableLocked()
-	case l == nil || (out.Topic != k.cfg.Output && out.Topic != k.cfg.Changelog && out.Topic != k.cfg.DeadLetter && out.Topic != k.cfg.Late):
+	case l == nil || (out.Topic != k.cfg.Output && out.Topic != k.cfg.Changelog && out.Topic != k.cfg.DeadLetter && out.Topic != k.cfg.Late && !slices.Contains(k.cfg.Extra, out.Topic)):
 		err = fmt.Errorf("fakekafka: produce to %s: unknown topic or partition, or an input topic", tp)
 	case c.eos && c.txn == nil:
 		err = fmt.Errorf("fakekafka: produce to %s outside a transaction", tp)

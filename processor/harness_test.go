@@ -166,6 +166,12 @@ func (w *workload) write(k *fakeKafka, topic string, partition int32, r inputRec
 	w.recs[tp] = append(w.recs[tp], r)
 }
 
+// good is the number of well-formed records.
+func (w *workload) good() int {
+	g, _ := w.count()
+	return g
+}
+
 func (w *workload) count() (good, bad int) {
 	for _, rs := range w.recs {
 		for _, r := range rs {
@@ -546,14 +552,24 @@ type running struct {
 // start runs a processor over store with an incarnation of the fake.
 func start(t testing.TB, def *pipeline.Definition, store *state.Store, inst *fakeInstance) *running {
 	t.Helper()
-	p, err := New(Config{
+	return startConfig(t, def, store, inst, nil)
+}
+
+// startConfig is start with the config changed by edit.
+func startConfig(t testing.TB, def *pipeline.Definition, store *state.Store, inst *fakeInstance, edit func(*Config)) *running {
+	t.Helper()
+	cfg := Config{
 		Definition:   def,
 		Store:        store,
 		NewClient:    inst.NewClient,
 		Changelog:    inst.Changelog(),
 		Logger:       testLogger(t),
 		RetryBackoff: 5 * time.Millisecond,
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -13,6 +13,8 @@ type metrics struct {
 	recordsOut    *prometheus.CounterVec
 	deadLetters   *prometheus.CounterVec
 	late          *prometheus.CounterVec
+	predictions   prometheus.Counter
+	alerts        prometheus.Counter
 	transactions  *prometheus.CounterVec
 	commitSeconds prometheus.Histogram
 	rebalances    prometheus.Counter
@@ -38,6 +40,14 @@ func newMetrics(reg prometheus.Registerer, store *state.Store) (*metrics, error)
 			Name: "kappa_processor_late_records_total",
 			Help: "Input records that arrived after every window they belong to had closed, sent to the late topic, by input topic.",
 		}, []string{"topic"}),
+		predictions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kappa_score_predictions_total",
+			Help: "Records scored by the primary model (records of aborted transactions count again when reprocessed).",
+		}),
+		alerts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kappa_score_alerts_total",
+			Help: "Scored records at or above the alert threshold, sent to the alert topic.",
+		}),
 		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kappa_processor_transactions_total",
 			Help: "Ended transactions (commit cycles in at-least-once mode), by result: committed or aborted.",
@@ -65,7 +75,7 @@ func newMetrics(reg prometheus.Registerer, store *state.Store) (*metrics, error)
 		Help: "Disk space used by the local state store.",
 	}, func() float64 { return float64(store.DiskUsage()) })
 	for _, c := range []prometheus.Collector{
-		m.recordsIn, m.recordsOut, m.deadLetters, m.late, m.transactions, m.commitSeconds,
+		m.recordsIn, m.recordsOut, m.deadLetters, m.late, m.predictions, m.alerts, m.transactions, m.commitSeconds,
 		m.rebalances, m.restored, m.assigned, stateBytes,
 	} {
 		if err := reg.Register(c); err != nil {

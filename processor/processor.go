@@ -37,6 +37,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// RetryBackoff is the pause before a failed client is rebuilt. Default 1s.
 	RetryBackoff time.Duration
+	// Model and Shadow give the models of a score operator (Shadow only when it has a
+	// shadow model). A source must hold a model before Run starts.
+	Model, Shadow ModelSource
 }
 
 // Processor runs a pipeline over the input partitions its client is assigned, one task per
@@ -46,8 +49,10 @@ type Processor struct {
 	cfg     Config
 	log     *zap.Logger
 	def     *pipeline.Definition
-	agg     *aggregateOp // the pipeline's one operator: agg or win
+	agg     *aggregateOp // the pipeline's operators: agg, win, sc, or win then sc
 	win     *windowOp
+	sc      *scoreOp
+	dec     *decoder // the fields every operator reads
 	metrics *metrics
 
 	mu       sync.Mutex // guards pending
@@ -64,6 +69,7 @@ type Stats struct {
 	RecordsOut   atomic.Int64
 	DeadLetters  atomic.Int64
 	Late         atomic.Int64
+	Alerts       atomic.Int64
 	Commits      atomic.Int64
 	Aborts       atomic.Int64
 	Restored     atomic.Int64
@@ -72,7 +78,7 @@ type Stats struct {
 
 // Snapshot is a copy of the processor's counters.
 type Snapshot struct {
-	RecordsIn, RecordsOut, DeadLetters, Late, Commits, Aborts, Restored int64
+	RecordsIn, RecordsOut, DeadLetters, Late, Alerts, Commits, Aborts, Restored int64
 	LastCommit                                                          time.Time
 }
 
@@ -109,20 +115,8 @@ func New(cfg Config) (*Processor, error) {
 		cfg.RetryBackoff = time.Second
 	}
 	p := &Processor{cfg: cfg, log: cfg.Logger, def: cfg.Definition}
-	if n := len(cfg.Definition.Operators); n != 1 {
-		return nil, fmt.Errorf("processor: a pipeline runs exactly one operator for now, got %d", n)
-	}
-	switch op := cfg.Definition.Operators[0]; {
-	case op.Aggregate != nil:
-		p.agg = newAggregateOp(0, cfg.Definition, op.Aggregate)
-	case op.Window != nil:
-		w, err := newWindowOp(0, cfg.Definition, op.Window)
-		if err != nil {
-			return nil, fmt.Errorf("processor: operators[0].window: %w", err)
-		}
-		p.win = w
-	default:
-		return nil, fmt.Errorf("processor: operator 0 (%s) is not supported yet", op.Kind())
+	if err := p.buildOperators(); err != nil {
+		return nil, err
 	}
 	m, err := newMetrics(cfg.Registerer, cfg.Store)
 	if err != nil {
@@ -135,6 +129,40 @@ func New(cfg Config) (*Processor, error) {
 		}
 	}
 	return p, nil
+}
+
+// buildOperators builds the pipeline's operators (Validate allows aggregate, window, score,
+// or window then score) and the one decoder of the fields they read.
+func (p *Processor) buildOperators() error {
+	def := p.cfg.Definition
+	var fields []field
+	for i, op := range def.Operators {
+		switch {
+		case op.Aggregate != nil && i == 0:
+			p.agg = newAggregateOp(byte(i), def, op.Aggregate)
+			fields = p.agg.dec.fields
+		case op.Window != nil && i == 0:
+			w, err := newWindowOp(byte(i), def, op.Window)
+			if err != nil {
+				return fmt.Errorf("processor: operators[%d].window: %w", i, err)
+			}
+			p.win = w
+			fields = w.dec.fields
+		case op.Score != nil && i == len(def.Operators)-1:
+			sc, all, err := newScoreOp(op.Score, p.win, fields, p.cfg.Model, p.cfg.Shadow)
+			if err != nil {
+				return fmt.Errorf("processor: operators[%d].score: %w", i, err)
+			}
+			p.sc, fields = sc, all
+		default:
+			return fmt.Errorf("processor: operators[%d] (%s) is not supported in this place; a pipeline runs aggregate, window, score, or window then score", i, op.Kind())
+		}
+	}
+	if p.agg == nil && p.win == nil && p.sc == nil {
+		return errors.New("processor: the pipeline has no operator")
+	}
+	p.dec = newDecoder(def, fields...)
+	return nil
 }
 
 // Assigned records that the client was assigned partitions. Their tasks start (and restore)
@@ -171,6 +199,7 @@ func (p *Processor) Snapshot() Snapshot {
 		RecordsOut:  p.stats.RecordsOut.Load(),
 		DeadLetters: p.stats.DeadLetters.Load(),
 		Late:        p.stats.Late.Load(),
+		Alerts:      p.stats.Alerts.Load(),
 		Commits:     p.stats.Commits.Load(),
 		Aborts:      p.stats.Aborts.Load(),
 		Restored:    p.stats.Restored.Load(),
@@ -360,11 +389,7 @@ func (r *run) processRecord(t *task, rec *model.Record) error {
 	p.stats.RecordsIn.Add(1)
 	t.pendingInput[rec.Topic] = rec.Offset + 1
 
-	dec := p.win.decoder()
-	if p.agg != nil {
-		dec = p.agg.dec
-	}
-	ev, err := dec.decode(rec.Value)
+	ev, err := p.dec.decode(rec.Value)
 	if err != nil {
 		de, ok := errorsAsDecode(err)
 		if !ok {
@@ -374,7 +399,16 @@ func (r *run) processRecord(t *task, rec *model.Record) error {
 		return nil
 	}
 	if p.win != nil {
-		return r.processWindow(t, p.win, rec, ev)
+		dead, err := r.processWindow(t, p.win, rec, ev)
+		if dead || err != nil {
+			return err
+		}
+	}
+	if p.sc != nil {
+		return r.processScore(t, rec, ev)
+	}
+	if p.win != nil {
+		return nil
 	}
 	op := p.agg
 	agg, err := t.aggregate(op.stateKey(ev.key))

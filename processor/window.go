@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 
 	"go.uber.org/zap"
@@ -102,14 +101,6 @@ func newWindowOp(index byte, def *pipeline.Definition, w *pipeline.Window) (*win
 	}, nil
 }
 
-// decoder returns the operator's decoder; nil-safe so that callers can pick one.
-func (op *windowOp) decoder() *decoder {
-	if op == nil {
-		return nil
-	}
-	return op.dec
-}
-
 // windowTask is a task's window state: the partition's Operator and its store.
 type windowTask struct {
 	op      *windows.Operator // nil until loaded, and after an abort
@@ -169,12 +160,14 @@ func (t *task) loadWindows(op *windowOp) error {
 }
 
 // processWindow runs one decoded record through the partition's windows and produces what
-// it emits: window results to the output topic, a late record to the late topic.
-func (r *run) processWindow(t *task, op *windowOp, rec *model.Record, ev event) error {
+// it emits: window results to the output topic (unless a score operator follows, for which
+// the windows are features), a late record to the late topic. dead reports that the
+// windows refused the record and it went to the dead-letter topic.
+func (r *run) processWindow(t *task, op *windowOp, rec *model.Record, ev event) (dead bool, err error) {
 	p := r.p
 	if t.win == nil || t.win.op == nil {
 		if err := t.loadWindows(op); err != nil {
-			return fatalf("processor: partition %d: %w; remove the state directory to restore it from the changelog", t.partition, err)
+			return false, fatalf("processor: partition %d: %w; remove the state directory to restore it from the changelog", t.partition, err)
 		}
 	}
 	w := t.win
@@ -188,13 +181,16 @@ func (r *run) processWindow(t *task, op *windowOp, rec *model.Record, ev event) 
 	res, err := w.op.Process(windows.Record{Key: string(ev.key), EventTime: ev.eventTime, Values: ev.values, Seq: seq})
 	if errors.Is(err, windows.ErrInvalidRecord) {
 		r.deadLetter(rec, &DecodeError{Reason: ReasonSchema, Msg: err.Error()})
-		return nil
+		return true, nil
 	}
 	if err != nil {
-		return fatalf("processor: windows of %s (partition %d, key %q): %w", rec.Position, t.partition, ev.key, err)
+		return false, fatalf("processor: windows of %s (partition %d, key %q): %w", rec.Position, t.partition, ev.key, err)
 	}
 	w.lastSeq, w.anySeq = seq, true
 	for i := range res.Emissions {
+		if p.sc != nil {
+			break
+		}
 		r.produce(r.windowOutput(op, rec.Partition, &res.Emissions[i]), nil)
 		t.recordsOut().Inc()
 		p.stats.RecordsOut.Add(1)
@@ -204,7 +200,7 @@ func (r *run) processWindow(t *task, op *windowOp, rec *model.Record, ev event) 
 		p.metrics.late.WithLabelValues(rec.Topic).Inc()
 		p.stats.Late.Add(1)
 	}
-	return nil
+	return false, nil
 }
 
 // windowOutput is the output record of an emission: see the README's "Window output".
@@ -236,13 +232,10 @@ func (r *run) windowOutput(op *windowOp, partition int32, e *windows.Emission) *
 		b = appendJSONString(b, []byte(a.Name))
 		b = append(b, ':')
 		v := op.spec.Result(e.Aggs, i)
-		switch {
-		case math.IsNaN(v) || math.IsInf(v, 0):
-			b = append(b, "null"...)
-		case op.spec.Integral(i):
+		if op.spec.Integral(i) {
 			b = strconv.AppendUint(b, uint64(v), 10)
-		default:
-			b = strconv.AppendFloat(b, v, 'g', -1, 64)
+		} else {
+			b = appendNumber(b, v)
 		}
 	}
 	b = append(b, "}}"...)

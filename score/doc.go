@@ -56,7 +56,8 @@
 //
 // A feature vector has exactly NumFeatures values in the order of FeatureNames; NaN is
 // missing. Predict panics on a vector of another length: that is a bug in the caller, which
-// builds the vector for the model, not bad data. ±Inf is a value, not missing.
+// builds the vector for the model, not bad data. ±Inf is a value, not missing (XGBoost
+// refuses ±Inf and values beyond float32's range in its input; here they go right).
 //
 // # Errors
 //

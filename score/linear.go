@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// LinearFormat is the value of "format" in a kappa-linear model file.
-const LinearFormat = "kappa-linear"
+// linearFormat is the value of "format" in a kappa-linear model file.
+const linearFormat = "kappa-linear"
 
 // linearKeys are the members a kappa-linear file may have; any other is a mistake (a typo
 // such as "weight" must not silently give a model without weights).
@@ -63,8 +63,8 @@ func parseLinear(root jval) (Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if format != LinearFormat {
-		return nil, root.at("format").errorf("unknown format %q: want %q", format, LinearFormat)
+	if format != linearFormat {
+		return nil, root.at("format").errorf("unknown format %q: want %q", format, linearFormat)
 	}
 	version, err := root.at("version").int(0, math.MaxInt32)
 	if err != nil {

@@ -23,15 +23,16 @@ type Model interface {
 	Predict(features []float64, out []float64) []float64
 	// NumFeatures is the length of the feature vectors Predict takes.
 	NumFeatures() int
-	// FeatureNames are the names of the features in order, as the file gives them (XGBoost
-	// and LightGBM name unnamed features themselves: none and Column_0, ...), or nil when
-	// the file has none. The slice is the model's own: do not modify it.
+	// FeatureNames are the names of the features in order, as the file gives them, or nil
+	// when it has none (an XGBoost model trained without names; LightGBM always writes
+	// names, Column_0, Column_1, ... by default). The slice is the model's: do not modify it.
 	FeatureNames() []string
 	// Kind is the format: "xgboost", "lightgbm" or "logistic" (kappa-linear).
 	Kind() string
 	// Objective is the objective as the file names it: "binary:logistic",
 	// "reg:squarederror", "reg:logistic", "multi:softprob" (XGBoost), "binary",
-	// "regression" (LightGBM), "binary:logistic", "reg:linear" (kappa-linear).
+	// "regression", ... (LightGBM: the first word of its objective line),
+	// "binary:logistic", "reg:linear" (kappa-linear).
 	Objective() string
 }
 
@@ -49,8 +50,8 @@ func Load(path string) (Model, error) {
 // LightGBM text (starting with the line "tree"). name says where data came from (a file path
 // or a topic and key) and is only used in error messages.
 func Parse(name string, data []byte) (Model, error) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
 	text := bytes.TrimLeft(data, " \t\r\n")
-	text = bytes.TrimPrefix(text, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
 	switch {
 	case len(text) == 0:
 		return nil, invalid(name, "", "empty file: want an XGBoost JSON, LightGBM text or kappa-linear JSON model")

@@ -19,6 +19,9 @@ type Topics struct {
 	DeadLetter string
 	// Late is the late-record topic of a window pipeline; empty for the others.
 	Late string
+	// Alerts is the alert topic of a score operator; empty for none. It is created like the
+	// output topic.
+	Alerts string
 }
 
 // EnsureTopics checks the input topics and creates the output, changelog, dead-letter and
@@ -33,8 +36,10 @@ type Topics struct {
 // compacted.
 func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) (int32, error) {
 	all := append(append([]string(nil), t.Inputs...), t.Output, t.Changelog, t.DeadLetter)
-	if t.Late != "" {
-		all = append(all, t.Late)
+	for _, extra := range []string{t.Late, t.Alerts} {
+		if extra != "" {
+			all = append(all, extra)
+		}
 	}
 	details, err := adm.ListTopics(ctx, all...)
 	if err != nil {
@@ -66,13 +71,18 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) (int32, error
 		n = p
 	}
 
-	if p, ok, err := partitionsOf(t.Output); err != nil {
-		return 0, err
-	} else if ok && p < n {
-		return 0, fmt.Errorf("sinks: output topic %q has %d partitions, fewer than the inputs' %d; outputs keep the input partition", t.Output, p, n)
-	} else if !ok {
-		if err := create(ctx, adm, t.Output, n, nil); err != nil {
+	for _, c := range []struct{ topic, what string }{{t.Output, "output"}, {t.Alerts, "alert"}} {
+		if c.topic == "" {
+			continue
+		}
+		if p, ok, err := partitionsOf(c.topic); err != nil {
 			return 0, err
+		} else if ok && p < n {
+			return 0, fmt.Errorf("sinks: %s topic %q has %d partitions, fewer than the inputs' %d; outputs keep the input partition", c.what, c.topic, p, n)
+		} else if !ok {
+			if err := create(ctx, adm, c.topic, n, nil); err != nil {
+				return 0, err
+			}
 		}
 	}
 

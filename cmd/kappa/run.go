@@ -125,8 +125,11 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 			Inputs: def.Input.Topics, Output: def.Output.Topic,
 			Changelog: def.ChangelogTopic(), DeadLetter: def.DeadLetterTopic(),
 		}
-		if def.HasWindow() {
+		if def.WindowOp() != nil {
 			topics.Late = def.LateTopic()
+		}
+		if sc := def.ScoreOp(); sc != nil && sc.Alert != nil {
+			topics.Alerts = sc.Alert.Topic
 		}
 		_, err = sinks.EnsureTopics(setupCtx, adm, topics)
 	}
@@ -159,7 +162,18 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 	}
 	defer changelog.Close()
 
+	// The models of a score operator, watched until the processor has stopped.
+	var modelsWG sync.WaitGroup
+	modelsCtx, stopModels := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() { stopModels(); modelsWG.Wait() }()
+	model, shadow, err := startModels(modelsCtx, def, brokers, reg, log, &modelsWG)
+	if err != nil {
+		return nil, err
+	}
+
 	p, err := processor.New(processor.Config{
+		Model:      model,
+		Shadow:     shadow,
 		Definition: def,
 		Store:      store,
 		Changelog:  changelog,
