@@ -86,6 +86,9 @@ type Cards struct {
 	// LateBy is how far a late-injected record's event time is moved into the past. See the
 	// type's documentation for how large it must be for the record to be certainly late.
 	LateBy time.Duration
+	// Fraud adds a learnable fraud pattern (see [Fraud]). The zero value adds none and leaves
+	// the stream exactly as without it.
+	Fraud Fraud
 }
 
 // Txn is the content of a well-formed record.
@@ -95,6 +98,7 @@ type Txn struct {
 	EventTime int64   // epoch milliseconds
 	Seq       int64   // the record's index
 	Merchant  string  // the merchant id, "m-N"
+	Fraud     bool    // a fraudulent transaction of a compromised card (see [Fraud])
 }
 
 // Validate reports a configuration that cannot generate records.
@@ -121,6 +125,7 @@ func (c *Cards) Validate() error {
 	if c.LateBy < 0 || (c.LateEvery > 0 && c.LateBy == 0) {
 		errs = append(errs, fmt.Errorf("gen: LateBy is %s; want more than 0 when LateEvery is set (and never negative)", c.LateBy))
 	}
+	errs = append(errs, c.Fraud.validate())
 	return errors.Join(errs...)
 }
 
@@ -225,15 +230,21 @@ func (c *Cards) Txn(i int64) (Txn, bool) {
 
 // txn draws record i's content and returns the random stream for further draws. A
 // malformed record's next draw is its kind; a well-formed one's is its merchant, drawn after
-// every earlier field so that adding it changed none of them.
+// every earlier field so that adding it changed none of them. The fraud pattern's draws come
+// last of all, for the same reason.
 func (c *Cards) txn(i int64) (Txn, *stream) {
 	ns, r := c.onTime(i)
+	onTime := ns
 	if c.Late(i) {
 		ns -= int64(c.LateBy)
 	}
 	t := Txn{Card: r.card, Amount: r.amount, EventTime: ns / int64(time.Millisecond), Seq: i}
 	if !c.Bad(i) {
-		t.Merchant = "m-" + strconv.FormatUint(r.next()%uint64(c.merchants()), 10)
+		m := r.next()
+		if c.Fraud.on() {
+			m = c.fraud(&t, r, m, onTime)
+		}
+		t.Merchant = "m-" + strconv.FormatUint(m%uint64(c.merchants()), 10)
 	}
 	return t, &r.stream
 }
@@ -242,6 +253,7 @@ func (c *Cards) txn(i int64) (Txn, *stream) {
 type draws struct {
 	stream
 	card   string
+	cardN  uint64 // the card's number, N of "card-N"
 	amount float64
 }
 
@@ -249,7 +261,8 @@ type draws struct {
 // and amount and the stream positioned after those draws.
 func (c *Cards) onTime(i int64) (int64, *draws) {
 	r := &draws{stream: stream{s: mix64(c.Seed ^ mix64(uint64(i)))}}
-	r.card = "card-" + strconv.FormatUint(r.next()%uint64(c.cards()), 10)
+	r.cardN = r.next() % uint64(c.cards())
+	r.card = "card-" + strconv.FormatUint(r.cardN, 10)
 	r.amount = float64(1+r.next()%50000) / 100
 	step := c.Step
 	if step == 0 {
