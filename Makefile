@@ -32,7 +32,7 @@ build: ## build bin/kappa
 
 .PHONY: run
 run: build ## run the example pipeline on an embedded in-process Kafka broker (Ctrl-C stops it)
-	@exec bin/kappa demo -f examples/card-features.yaml
+	@exec bin/kappa demo -f examples/fraud/fraud.yaml
 
 .PHONY: test
 test: ## run the hermetic test suite (race detector on; no Java, Docker or broker needed)

@@ -27,8 +27,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	rate := fs.Int("rate", 2000, "generated card transactions per second")
 	partitions := fs.Int("partitions", 4, "partitions of the input topic")
 	every := fs.Duration("summary-every", 5*time.Second, "how often to print the summary line")
-	fs.Lookup("f").DefValue = "examples/card-features.yaml"
-	f.file = "examples/card-features.yaml"
+	fs.Lookup("f").DefValue = "examples/fraud/fraud.yaml"
+	f.file = "examples/fraud/fraud.yaml"
 	fs.Lookup("admin-addr").DefValue = "127.0.0.1:9464"
 	f.adminAddr = "127.0.0.1:9464"
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -90,6 +90,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if a := def.Operators[0].Aggregate; a != nil {
 		cards.AmountField = a.Field
 	}
+	if def.ScoreOp() != nil {
+		// Five cards compromised at any time, bursting at many merchants with large amounts:
+		// the pattern examples/fraud/model.json learned at this rate and card count.
+		cards.Fraud = gen.Fraud{Compromised: 5}
+	}
 	if def.Input.EventTime.Format != pipeline.TimeEpochMillis {
 		return fmt.Errorf("demo: the generator writes epoch_millis event times; %s has %s", f.file, def.Input.EventTime.Format)
 	}
@@ -144,7 +149,7 @@ func createIfMissing(ctx context.Context, adm *kadm.Client, topic string, partit
 }
 
 // summarize prints one line every interval: rates in and out, lag, dead letters, late
-// records, commits.
+// records, alerts, commits.
 func summarize(ctx context.Context, w io.Writer, p *processor.Processor, lag func() int64, every time.Duration) {
 	// The first line comes early, to show at once that records flow; then one per interval.
 	t := time.NewTicker(min(every, 2*time.Second))
@@ -162,9 +167,9 @@ func summarize(ctx context.Context, w io.Writer, p *processor.Processor, lag fun
 			if !s.LastCommit.IsZero() {
 				last = now.Sub(s.LastCommit).Round(time.Millisecond).String() + " ago"
 			}
-			fmt.Fprintf(w, "kappa: in=%d (%.0f/s) out=%d (%.0f/s) lag=%d dlq=%d late=%d commits=%d aborts=%d restored=%d last_commit=%s\n",
+			fmt.Fprintf(w, "kappa: in=%d (%.0f/s) out=%d (%.0f/s) lag=%d dlq=%d late=%d alerts=%d commits=%d aborts=%d restored=%d last_commit=%s\n",
 				s.RecordsIn, float64(s.RecordsIn-prev.RecordsIn)/secs, s.RecordsOut, float64(s.RecordsOut-prev.RecordsOut)/secs,
-				lag(), s.DeadLetters, s.Late, s.Commits, s.Aborts, s.Restored, last)
+				lag(), s.DeadLetters, s.Late, s.Alerts, s.Commits, s.Aborts, s.Restored, last)
 			prev, prevAt = s, now
 			if first {
 				t.Reset(every)

@@ -34,7 +34,7 @@ func (b *syncBuffer) String() string {
 }
 
 var (
-	summaryLine = regexp.MustCompile(`(?m)^kappa: in=(\d+) \(\d+/s\) out=(\d+) \(\d+/s\) lag=\d+ dlq=(\d+) late=\d+ commits=(\d+) aborts=\d+ restored=\d+ last_commit=\S+( ago)?$`)
+	summaryLine = regexp.MustCompile(`(?m)^kappa: in=(\d+) \(\d+/s\) out=(\d+) \(\d+/s\) lag=\d+ dlq=(\d+) late=\d+ alerts=(\d+) commits=(\d+) aborts=\d+ restored=\d+ last_commit=\S+( ago)?$`)
 	metricsLine = regexp.MustCompile(`metrics at (http://\S+/metrics)`)
 )
 
@@ -42,12 +42,19 @@ var (
 // summary line shows records flowing through committed transactions, checks its metrics,
 // and stops it as Ctrl-C would.
 func TestDemo(t *testing.T) {
-	for _, file := range []string{"card-features.yaml", "card-totals.yaml"} {
-		t.Run(file, func(t *testing.T) { testDemo(t, "../../examples/"+file) })
+	for _, tt := range []struct {
+		file   string
+		alerts bool // wait for alerts too
+	}{
+		{"fraud/fraud.yaml", true},
+		{"card-features.yaml", false},
+		{"card-totals.yaml", false},
+	} {
+		t.Run(tt.file, func(t *testing.T) { testDemo(t, "../../examples/"+tt.file, tt.alerts) })
 	}
 }
 
-func testDemo(t *testing.T, file string) {
+func testDemo(t *testing.T, file string, alerts bool) {
 	var stdout, stderr syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -67,7 +74,9 @@ func testDemo(t *testing.T, file string) {
 	var m []string
 	for {
 		for _, l := range summaryLine.FindAllStringSubmatch(stdout.String(), -1) {
-			if out, _ := strconv.Atoi(l[2]); out > 0 {
+			out, _ := strconv.Atoi(l[2])
+			n, _ := strconv.Atoi(l[4])
+			if out > 0 && (!alerts || n > 0) {
 				m = l
 			}
 		}
@@ -80,10 +89,10 @@ func testDemo(t *testing.T, file string) {
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no summary line with output records within 60s\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+			t.Fatalf("no summary line with output records (and alerts: %v) within 60s\nstdout:\n%s\nstderr:\n%s", alerts, stdout.String(), stderr.String())
 		}
 	}
-	if commits, _ := strconv.Atoi(m[4]); commits == 0 {
+	if commits, _ := strconv.Atoi(m[5]); commits == 0 {
 		t.Errorf("summary line %q shows output but no commit", m[0])
 	}
 	t.Logf("demo: %s", strings.TrimPrefix(m[0], "kappa: "))
@@ -92,7 +101,11 @@ func testDemo(t *testing.T, file string) {
 	if mm == nil {
 		t.Fatalf("demo did not print its metrics address:\n%s", stdout.String())
 	}
-	checkMetrics(t, mm[1])
+	var more []string
+	if alerts {
+		more = []string{"kappa_score_model_info{", "kappa_score_model_loads_total{", "kappa_score_predictions_total", "kappa_score_alerts_total", "kappa_processor_late_records_total{"}
+	}
+	checkMetrics(t, mm[1], more...)
 
 	cancel()
 	select {
@@ -110,7 +123,7 @@ func testDemo(t *testing.T, file string) {
 
 // checkMetrics scrapes url and requires the processor's metrics and franz-go's, with no
 // lint problems in Kappa's own.
-func checkMetrics(t *testing.T, url string) {
+func checkMetrics(t *testing.T, url string, more ...string) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -122,7 +135,7 @@ func checkMetrics(t *testing.T, url string) {
 		t.Fatalf("scrape %s: status %d, %v", url, resp.StatusCode, err)
 	}
 	text := string(body)
-	for _, name := range []string{
+	for _, name := range append([]string{
 		"kappa_processor_records_in_total{",
 		"kappa_processor_records_out_total{",
 		"kappa_processor_transactions_total{",
@@ -134,7 +147,7 @@ func checkMetrics(t *testing.T, url string) {
 		"kappa_kafka_", // franz-go's client metrics through kprom
 		"go_goroutines",
 		"process_resident_memory_bytes",
-	} {
+	}, more...) {
 		if !strings.Contains(text, name) {
 			t.Errorf("metrics lack %s", name)
 		}
@@ -144,7 +157,8 @@ func checkMetrics(t *testing.T, url string) {
 		t.Fatalf("lint metrics: %v", err)
 	}
 	for _, p := range problems {
-		if strings.HasPrefix(p.Metric, "kappa_processor_") || strings.HasPrefix(p.Metric, "kappa_state_") || strings.HasPrefix(p.Metric, "kappa_source_") {
+		if strings.HasPrefix(p.Metric, "kappa_processor_") || strings.HasPrefix(p.Metric, "kappa_state_") ||
+			strings.HasPrefix(p.Metric, "kappa_source_") || strings.HasPrefix(p.Metric, "kappa_score_") {
 			t.Errorf("metric %s: %s", p.Metric, p.Text)
 		}
 	}
