@@ -86,7 +86,7 @@ type setup struct {
 	cards      gen.Cards
 	// window and maxOutOfOrderness describe the pipeline's window operator to the verifier;
 	// nil for the card-totals aggregate.
-	window            *verify.Window
+	window            *pipeline.Window
 	maxOutOfOrderness time.Duration
 }
 

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/kappa-stream/kappa/internal/gen"
-	"github.com/kappa-stream/kappa/internal/verify"
 	"github.com/kappa-stream/kappa/pipeline"
 )
 
@@ -49,7 +48,7 @@ func TestEOSWindowsKill9(t *testing.T) {
 	if w == nil || w.Size != size || w.Advance != advance || w.Grace != grace || def.Input.MaxOutOfOrderness != outOfOrder {
 		t.Fatalf("pipeline window %+v, out-of-orderness %s: not the one lateBy was computed for", w, def.Input.MaxOutOfOrderness)
 	}
-	su.window = verify.WindowOf(w)
+	su.window = w
 	f := newFleet(t, bin, su.file, strings.Join(su.broker.Addrs, ","),
 		"--session-timeout", "10s", "--transaction-timeout", "20s")
 	ids := []string{"p0", "p1", "p2"}

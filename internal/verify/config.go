@@ -44,7 +44,13 @@ type Config struct {
 	// Window, when set, is the pipeline's window operator: Output then holds its window
 	// records (spec windows-wiring.md, section 2), which the verifier compares with its own
 	// per-partition recompute of section 4; see Run. Nil for the aggregate pipeline.
-	Window *Window
+	//
+	// The verifier reads only the settings of the definition and recomputes the windows
+	// with its own simulation, never package windows, so that nothing of the processor's
+	// window code is trusted. It recomputes exactly only tumbling and hopping windows, emit
+	// final, and the aggregates count, sum, min, max, avg, first and last; Validate refuses
+	// sliding and session windows, emit update, count_distinct and quantile.
+	Window *pipeline.Window
 	// MaxOutOfOrderness is the pipeline's input.max_out_of_orderness: the watermark trails
 	// the largest event time by this much. Window pipelines only; default 0.
 	MaxOutOfOrderness time.Duration
@@ -90,7 +96,7 @@ func (c *Config) Validate() error {
 	}
 	switch {
 	case c.Window != nil:
-		errs = append(errs, c.Window.validate(c.MaxOutOfOrderness)...)
+		errs = append(errs, validateWindow(c.Window, c.MaxOutOfOrderness)...)
 		switch c.Late {
 		case "":
 			errs = append(errs, errors.New("verify: Late is empty; a window pipeline writes its late records to <name>-late: set it"))

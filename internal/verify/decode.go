@@ -132,7 +132,7 @@ type windowInput struct {
 // decodeWindow returns the record's content for the window aggregations aggs, or why it is
 // invalid: the key and time fields as for decode, and the field of every aggregation but
 // count a finite number.
-func (d *decoder) decodeWindow(value []byte, aggs []Aggregation) (windowInput, error) {
+func (d *decoder) decodeWindow(value []byte, aggs []pipeline.Aggregation) (windowInput, error) {
 	var in windowInput
 	obj, err := object(value)
 	if err != nil {
@@ -146,7 +146,7 @@ func (d *decoder) decodeWindow(value []byte, aggs []Aggregation) (windowInput, e
 	}
 	in.values = make([]float64, len(aggs))
 	for i, a := range aggs {
-		if a.Func == AggCount {
+		if a.Func == pipeline.AggCount {
 			continue
 		}
 		if in.values[i], err = number(obj, a.Field); err != nil {

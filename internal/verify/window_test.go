@@ -16,17 +16,17 @@ import (
 )
 
 // testWindow is T9's window with every aggregate the verifier checks.
-func testWindow() *Window {
-	return &Window{
-		Type: WindowHopping, Size: 10 * time.Second, Advance: 2 * time.Second, Grace: time.Second,
-		Aggregates: []Aggregation{
-			{Func: AggCount},
-			{Func: AggSum, Field: "amount"},
-			{Func: AggMin, Field: "amount"},
-			{Func: AggMax, Field: "amount", As: "max_amount"},
-			{Func: AggAvg, Field: "amount"},
-			{Func: AggFirst, Field: "amount"},
-			{Func: AggLast, Field: "amount"},
+func testWindow() *pipeline.Window {
+	return &pipeline.Window{
+		Type: pipeline.WindowHopping, Size: 10 * time.Second, Advance: 2 * time.Second, Grace: time.Second,
+		Aggregates: []pipeline.Aggregation{
+			{Func: pipeline.AggCount},
+			{Func: pipeline.AggSum, Field: "amount"},
+			{Func: pipeline.AggMin, Field: "amount"},
+			{Func: pipeline.AggMax, Field: "amount", As: "max_amount"},
+			{Func: pipeline.AggAvg, Field: "amount"},
+			{Func: pipeline.AggFirst, Field: "amount"},
+			{Func: pipeline.AggLast, Field: "amount"},
 		},
 	}
 }
@@ -41,7 +41,7 @@ func testCards() *gen.Cards {
 	}
 }
 
-func windowConfig(w *Window) *Config {
+func windowConfig(w *pipeline.Window) *Config {
 	c := Config{
 		Group: "g", Input: "in", Output: "out", DeadLetter: "dlq", Late: "late",
 		Window: w, MaxOutOfOrderness: 2 * time.Second,
@@ -56,15 +56,15 @@ func TestCheckWindows(t *testing.T) {
 	g := testCards()
 	for _, tc := range []struct {
 		name    string
-		window  *Window
+		window  *pipeline.Window
 		mutate  func(*pipelineRun)
 		want    counters
 		problem string // a substring of the first problem
 	}{
 		{name: "correct", mutate: func(*pipelineRun) {}},
-		{name: "correct tumbling", window: &Window{
-			Type: WindowTumbling, Size: 5 * time.Second,
-			Aggregates: []Aggregation{{Func: AggCount}, {Func: AggLast, Field: "amount", As: "latest"}},
+		{name: "correct tumbling", window: &pipeline.Window{
+			Type: pipeline.WindowTumbling, Size: 5 * time.Second,
+			Aggregates: []pipeline.Aggregation{{Func: pipeline.AggCount}, {Func: pipeline.AggLast, Field: "amount", As: "latest"}},
 		}, mutate: func(*pipelineRun) {}},
 		{
 			"window dropped", nil, func(r *pipelineRun) { r.out[1] = append(r.out[1][:5:5], r.out[1][6:]...) },
@@ -257,9 +257,9 @@ func TestWindowStarts(t *testing.T) {
 // TestWindowReferenceByHand runs the reference on a short script worked out by hand:
 // tumbling windows of 10 ms, grace 5, out-of-orderness 3.
 func TestWindowReferenceByHand(t *testing.T) {
-	s, err := newWindowSpec(&Window{
-		Type: WindowTumbling, Size: 10 * time.Millisecond, Grace: 5 * time.Millisecond,
-		Aggregates: []Aggregation{{Func: AggCount}, {Func: AggSum, Field: "v"}, {Func: AggFirst, Field: "v"}, {Func: AggLast, Field: "v"}},
+	s, err := newWindowSpec(&pipeline.Window{
+		Type: pipeline.WindowTumbling, Size: 10 * time.Millisecond, Grace: 5 * time.Millisecond,
+		Aggregates: []pipeline.Aggregation{{Func: pipeline.AggCount}, {Func: pipeline.AggSum, Field: "v"}, {Func: pipeline.AggFirst, Field: "v"}, {Func: pipeline.AggLast, Field: "v"}},
 	},
 		3*time.Millisecond)
 	if err != nil {
@@ -304,7 +304,7 @@ func TestWindowReferenceByHand(t *testing.T) {
 }
 
 func TestWindowResultsEdgeCases(t *testing.T) {
-	s := &windowSpec{aggs: []Aggregation{{Func: AggSum, Field: "v"}, {Func: AggMin, Field: "v"}, {Func: AggMax, Field: "v"}, {Func: AggAvg, Field: "v"}}}
+	s := &windowSpec{aggs: []pipeline.Aggregation{{Func: pipeline.AggSum, Field: "v"}, {Func: pipeline.AggMin, Field: "v"}, {Func: pipeline.AggMax, Field: "v"}, {Func: pipeline.AggAvg, Field: "v"}}}
 	for _, tc := range []struct {
 		values []float64
 		want   string
@@ -340,23 +340,25 @@ func TestWindowConfigValidate(t *testing.T) {
 		name, want string
 		edit       func(*Config)
 	}{
-		{"sliding", `Type "sliding" is not checked`, func(c *Config) { c.Window.Type = "sliding" }},
-		{"session", `Type "session" is not checked`, func(c *Config) { c.Window.Type = "session" }},
+		{"sliding", `Type "sliding" is not checked`, func(c *Config) { c.Window.Type = pipeline.WindowSliding }},
+		{"session", `Type "session" is not checked`, func(c *Config) { c.Window.Type = pipeline.WindowSession }},
 		{"unknown type", `Type "rolling"; want "tumbling" or "hopping"`, func(c *Config) { c.Window.Type = "rolling" }},
-		{"update", `Emit "update" is not checked`, func(c *Config) { c.Window.Emit = "update" }},
+		{"update", `Emit "update" is not checked`, func(c *Config) { c.Window.Emit = pipeline.EmitUpdate }},
 		{"count_distinct", "count_distinct is an estimate", func(c *Config) {
-			c.Window.Aggregates = append(c.Window.Aggregates, Aggregation{Func: "count_distinct", Field: "merchant"})
+			c.Window.Aggregates = append(c.Window.Aggregates, pipeline.Aggregation{Func: pipeline.AggCountDistinct, Field: "merchant"})
 		}},
 		{"quantile", "quantile is an estimate", func(c *Config) {
-			c.Window.Aggregates = append(c.Window.Aggregates, Aggregation{Func: "quantile", Field: "amount"})
+			c.Window.Aggregates = append(c.Window.Aggregates, pipeline.Aggregation{Func: pipeline.AggQuantile, Field: "amount", Q: 0.99})
 		}},
 		{"unknown aggregate", `Func "median"`, func(c *Config) { c.Window.Aggregates[1].Func = "median" }},
 		{"sum without a field", "sum needs a Field", func(c *Config) { c.Window.Aggregates[1].Field = "" }},
 		{"count with a field", "count takes no Field", func(c *Config) { c.Window.Aggregates[0].Field = "amount" }},
-		{"same names", `both named "count"`, func(c *Config) { c.Window.Aggregates[1] = Aggregation{Func: AggSum, Field: "x", As: "count"} }},
+		{"same names", `both named "count"`, func(c *Config) {
+			c.Window.Aggregates[1] = pipeline.Aggregation{Func: pipeline.AggSum, Field: "x", As: "count"}
+		}},
 		{"no aggregates", "no Aggregates", func(c *Config) { c.Window.Aggregates = nil }},
 		{"advance beyond size", "exceeds Size", func(c *Config) { c.Window.Advance = 11 * time.Second }},
-		{"tumbling with advance", "Advance is a setting of hopping windows", func(c *Config) { c.Window.Type = WindowTumbling }},
+		{"tumbling with advance", "Advance is a setting of hopping windows", func(c *Config) { c.Window.Type = pipeline.WindowTumbling }},
 		{"no size", "Size is 0s", func(c *Config) { c.Window.Size = 0 }},
 		{"fractional ms", "whole milliseconds", func(c *Config) { c.Window.Grace = time.Microsecond }},
 		{"negative grace", "Grace is -1s", func(c *Config) { c.Window.Grace = -time.Second }},
@@ -368,7 +370,7 @@ func TestWindowConfigValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := base
 			w := *base.Window
-			w.Aggregates = append([]Aggregation(nil), w.Aggregates...)
+			w.Aggregates = append([]pipeline.Aggregation(nil), w.Aggregates...)
 			c.Window = &w
 			tc.edit(&c)
 			err := c.Validate()
@@ -379,9 +381,10 @@ func TestWindowConfigValidate(t *testing.T) {
 	}
 }
 
-// TestWindowOf converts a parsed pipeline's window and checks that both name the aggregates
-// alike.
-func TestWindowOf(t *testing.T) {
+// TestPipelineWindow checks that a parsed pipeline's window is the verifier's Config.Window as
+// it is: the settings the verifier reads are those of the file, Validate accepts it, and the
+// reference names the aggregates of its window records as pipeline.Aggregation.Name does.
+func TestPipelineWindow(t *testing.T) {
 	def, err := pipeline.Parse("p.yaml", []byte(`name: p
 input:
   topics: [in]
@@ -406,19 +409,31 @@ output:
 	if err != nil {
 		t.Fatal(err)
 	}
-	pw := def.Operators[0].Window
-	got := WindowOf(pw)
-	want := &Window{
-		Type: WindowHopping, Size: 10 * time.Second, Advance: 2 * time.Second, Grace: time.Second, Emit: EmitFinal,
-		Aggregates: []Aggregation{{Func: AggCount}, {Func: AggSum, Field: "amount"}, {Func: AggMax, Field: "amount", As: "top"}, {Func: AggFirst, Field: "amount"}},
+	got := def.Operators[0].Window
+	want := &pipeline.Window{
+		Type: pipeline.WindowHopping, Size: 10 * time.Second, Advance: 2 * time.Second, Grace: time.Second, Emit: pipeline.EmitFinal,
+		Aggregates: []pipeline.Aggregation{
+			{Func: pipeline.AggCount},
+			{Func: pipeline.AggSum, Field: "amount"},
+			{Func: pipeline.AggMax, Field: "amount", As: "top"},
+			{Func: pipeline.AggFirst, Field: "amount"},
+		},
 	}
 	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
-	for i, a := range got.Aggregates {
-		if a.Name() != pw.Aggregates[i].Name() {
-			t.Errorf("aggregate %d: name %q, the pipeline's %q", i, a.Name(), pw.Aggregates[i].Name())
-		}
+	s, err := newWindowSpec(got, def.Input.MaxOutOfOrderness)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := string(s.windowValue(&closedWindow{
+		id: winID{"c", 0, 10000}, watermark: 11000,
+		members: []member{{offset: 0, eventTime: 5, values: []float64{0, 2.5, 2.5, 2.5}}},
+	}))
+	wantValue := `{"key":"c","window":{"start":0,"end":10000},"emit":"final","watermark":11000,` +
+		`"aggregates":{"count":1,"sum_amount":2.5,"top":2.5,"first_amount":2.5}}`
+	if value != wantValue {
+		t.Errorf("window value: got %s, want %s", value, wantValue)
 	}
 	cfg := Config{Brokers: []string{"b:1"}, Group: "p", Input: "in", Output: "out", Late: def.LateTopic(), Window: got, MaxOutOfOrderness: def.Input.MaxOutOfOrderness}
 	if err := cfg.Validate(); err != nil {

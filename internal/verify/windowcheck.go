@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kappa-stream/kappa/pipeline"
 )
 
 // Headers of a late record (spec windows-wiring.md, section 3), besides the source position
@@ -144,7 +146,7 @@ func (c *checker) windowDiffs(r *kgo.Record, wv *windowValueJSON, w *closedWindo
 	if !bytes.Equal(r.Key, wantKey) {
 		diffs = append(diffs, fmt.Sprintf("record key %.200s, want %s", r.Key, wantKey))
 	}
-	if want := strconv.Quote(EmitFinal); string(wv.Emit) != want {
+	if want := strconv.Quote(string(pipeline.EmitFinal)); string(wv.Emit) != want {
 		diffs = append(diffs, fmt.Sprintf("emit %s, want %s", orMissing(wv.Emit), want))
 	}
 	if want := strconv.FormatInt(w.watermark, 10); string(wv.Watermark) != want {

@@ -7,6 +7,8 @@ import (
 	"math"
 	"slices"
 	"strconv"
+
+	"github.com/kappa-stream/kappa/pipeline"
 )
 
 // This file is the verifier's own account of spec windows-wiring.md, section 4, for one
@@ -174,19 +176,19 @@ func (s *windowSpec) results(ms []member) []result {
 			lo, hi = min(lo, m.values[i]), max(hi, m.values[i])
 		}
 		switch a.Func {
-		case AggCount:
+		case pipeline.AggCount:
 			out[i] = result{value: float64(len(ms)), integer: true}
-		case AggSum:
+		case pipeline.AggSum:
 			out[i].value = sum
-		case AggMin:
+		case pipeline.AggMin:
 			out[i].value = lo
-		case AggMax:
+		case pipeline.AggMax:
 			out[i].value = hi
-		case AggAvg:
+		case pipeline.AggAvg:
 			out[i].value = sum / float64(len(ms))
-		case AggFirst:
+		case pipeline.AggFirst:
 			out[i].value = first.values[i]
-		case AggLast:
+		case pipeline.AggLast:
 			out[i].value = last.values[i]
 		}
 	}

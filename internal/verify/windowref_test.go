@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kappa-stream/kappa/internal/gen"
+	"github.com/kappa-stream/kappa/pipeline"
 )
 
 // windowTestRun builds what a correct window pipeline writes for the given input records
@@ -31,10 +32,10 @@ import (
 // Records are decoded with gen's own account (Txn), not the verifier's decoder: input holds
 // records [0, len(input)) of g, each partition's in index order from offset 0 (as
 // gen.ProduceRange writes them).
-func windowTestRun(g *gen.Cards, w *Window, outOfOrder time.Duration, input []*kgo.Record, output, dlq, late string) *pipelineRun {
+func windowTestRun(g *gen.Cards, w *pipeline.Window, outOfOrder time.Duration, input []*kgo.Record, output, dlq, late string) *pipelineRun {
 	size, grace, ooo := w.Size.Milliseconds(), w.Grace.Milliseconds(), outOfOrder.Milliseconds()
 	advance := w.Advance.Milliseconds()
-	if w.Type == WindowTumbling {
+	if w.Type == pipeline.WindowTumbling {
 		advance = size
 	}
 	r := &pipelineRun{
@@ -167,7 +168,7 @@ type testMember struct {
 }
 
 // testAggregate computes one aggregate of the amounts of ms, which are in offset order.
-func testAggregate(fn string, ms []testMember) string {
+func testAggregate(fn pipeline.AggFunc, ms []testMember) string {
 	amounts := make([]float64, len(ms))
 	for j, m := range ms {
 		amounts[j] = m.tx.Amount
@@ -180,22 +181,22 @@ func testAggregate(fn string, ms []testMember) string {
 	byTime := slices.Clone(ms)
 	slices.SortStableFunc(byTime, func(a, b testMember) int { return int(a.tx.EventTime - b.tx.EventTime) }) // stable: ties by offset
 	switch fn {
-	case AggCount:
+	case pipeline.AggCount:
 		return strconv.Itoa(len(ms))
-	case AggSum:
+	case pipeline.AggSum:
 		return f(sum)
-	case AggMin:
+	case pipeline.AggMin:
 		return f(slices.Min(amounts))
-	case AggMax:
+	case pipeline.AggMax:
 		return f(slices.Max(amounts))
-	case AggAvg:
+	case pipeline.AggAvg:
 		return f(sum / float64(len(ms)))
-	case AggFirst:
+	case pipeline.AggFirst:
 		return f(byTime[0].tx.Amount)
-	case AggLast:
+	case pipeline.AggLast:
 		return f(byTime[len(byTime)-1].tx.Amount)
 	}
-	panic("unknown aggregate " + fn)
+	panic("unknown aggregate " + string(fn))
 }
 
 // testInput returns records [0, n) of g as a pipeline reads them: per partition from offset
