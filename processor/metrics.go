@@ -15,6 +15,14 @@ type metrics struct {
 	late          *prometheus.CounterVec
 	predictions   prometheus.Counter
 	alerts        prometheus.Counter
+	predictTime   prometheus.Histogram
+	scores        prometheus.Histogram
+	recordAge     *prometheus.GaugeVec
+	eventLag      *prometheus.GaugeVec
+	watermark     *prometheus.GaugeVec
+	latency       prometheus.Histogram
+	windows       *prometheus.CounterVec
+	restoreLeft   prometheus.Gauge
 	transactions  *prometheus.CounterVec
 	commitSeconds prometheus.Histogram
 	rebalances    prometheus.Counter
@@ -48,6 +56,41 @@ func newMetrics(reg prometheus.Registerer, store *state.Store) (*metrics, error)
 			Name: "kappa_score_alerts_total",
 			Help: "Scored records at or above the alert threshold, sent to the alert topic.",
 		}),
+		predictTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "kappa_score_predict_duration_seconds",
+			Help:    "Time to build a record's feature vector and score it with the primary (and shadow) model.",
+			Buckets: prometheus.ExponentialBuckets(1e-7, 2.5, 14),
+		}),
+		scores: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "kappa_score_value",
+			Help:    "Scores of the primary model (single-output models).",
+			Buckets: prometheus.LinearBuckets(0.05, 0.05, 20),
+		}),
+		recordAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kappa_processor_record_age_seconds",
+			Help: "Wall-clock time minus the Kafka timestamp of the last record processed, by input partition: the consumer lag in seconds.",
+		}, []string{"partition"}),
+		eventLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kappa_processor_event_time_lag_seconds",
+			Help: "Wall-clock time minus the partition's stream time (the largest event time seen), by input partition.",
+		}, []string{"partition"}),
+		watermark: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kappa_processor_watermark_seconds",
+			Help: "The partition's event-time watermark as Unix seconds (window pipelines), by input partition.",
+		}, []string{"partition"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "kappa_processor_end_to_end_latency_seconds",
+			Help:    "From an input record's Kafka timestamp to the commit of the transaction holding its outputs.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 16),
+		}),
+		windows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kappa_processor_windows_emitted_total",
+			Help: "Window results written, by kind: final (a closed window), update (an upsert), delete (a merged session).",
+		}, []string{"emit"}),
+		restoreLeft: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kappa_processor_restore_remaining_records",
+			Help: "Changelog records still to restore, over the partitions restoring now.",
+		}),
 		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kappa_processor_transactions_total",
 			Help: "Ended transactions (commit cycles in at-least-once mode), by result: committed or aborted.",
@@ -75,7 +118,8 @@ func newMetrics(reg prometheus.Registerer, store *state.Store) (*metrics, error)
 		Help: "Disk space used by the local state store.",
 	}, func() float64 { return float64(store.DiskUsage()) })
 	for _, c := range []prometheus.Collector{
-		m.recordsIn, m.recordsOut, m.deadLetters, m.late, m.predictions, m.alerts, m.transactions, m.commitSeconds,
+		m.recordsIn, m.recordsOut, m.deadLetters, m.late, m.predictions, m.alerts, m.predictTime, m.scores,
+		m.recordAge, m.eventLag, m.watermark, m.latency, m.windows, m.restoreLeft, m.transactions, m.commitSeconds,
 		m.rebalances, m.restored, m.assigned, stateBytes,
 	} {
 		if err := reg.Register(c); err != nil {
@@ -85,5 +129,8 @@ func newMetrics(reg prometheus.Registerer, store *state.Store) (*metrics, error)
 	// Pre-create the result series so dashboards show zero, not nothing.
 	m.transactions.WithLabelValues("committed")
 	m.transactions.WithLabelValues("aborted")
+	for _, e := range []string{"final", "update", "delete"} {
+		m.windows.WithLabelValues(e)
+	}
 	return m, nil
 }

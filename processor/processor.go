@@ -288,6 +288,9 @@ type run struct {
 	prodMu  sync.Mutex // guards prodErr and task changelog offsets written by produce callbacks
 	prodErr error
 	out     []byte // scratch for output values
+	// timestamps are the Kafka timestamps (ms) of the open transaction's input records, for
+	// the end-to-end latency at its commit.
+	timestamps []int64
 }
 
 // cycle is one commit interval: poll and process until the interval ends (or ctx does), then
@@ -380,6 +383,10 @@ func (r *run) process(ctx context.Context, recs []model.Record) error {
 			return err
 		}
 	}
+	now := time.Now()
+	for _, t := range r.tasks {
+		t.publishLag(now)
+	}
 	return nil
 }
 
@@ -388,8 +395,14 @@ func (r *run) processRecord(t *task, rec *model.Record) error {
 	t.recordsIn(rec.Topic).Inc()
 	p.stats.RecordsIn.Add(1)
 	t.pendingInput[rec.Topic] = rec.Offset + 1
+	ts := rec.Timestamp.UnixMilli()
+	t.lastTimestamp = ts
+	r.timestamps = append(r.timestamps, ts)
 
 	ev, err := p.dec.decode(rec.Value)
+	if err == nil && (!t.anyEvent || ev.eventTime > t.maxEventTime) {
+		t.maxEventTime, t.anyEvent = ev.eventTime, true
+	}
 	if err != nil {
 		de, ok := errorsAsDecode(err)
 		if !ok {
@@ -521,10 +534,16 @@ func (r *run) end(ctx context.Context) error {
 		}
 		p.metrics.transactions.WithLabelValues("committed").Inc()
 		p.stats.Commits.Add(1)
-		p.stats.LastCommitMs.Store(time.Now().UnixMilli())
+		now := time.Now().UnixMilli()
+		p.stats.LastCommitMs.Store(now)
+		for _, ts := range r.timestamps {
+			p.metrics.latency.Observe(float64(now-ts) / 1000)
+		}
+		r.timestamps = r.timestamps[:0]
 		return nil
 	}
-	r.prodMu.Lock() // a failed End may leave produce callbacks running
+	r.timestamps = r.timestamps[:0] // reprocessed, and counted, in a later transaction
+	r.prodMu.Lock()                 // a failed End may leave produce callbacks running
 	for _, t := range r.tasks {
 		t.discard()
 	}

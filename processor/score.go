@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kappa-stream/kappa/model"
 	"github.com/kappa-stream/kappa/pipeline"
@@ -125,6 +126,7 @@ func currentWindow(o *windows.Operator, key string, t int64) (*windows.Aggs, err
 func (r *run) processScore(t *task, rec *model.Record, ev event) error {
 	p := r.p
 	op := p.sc
+	start := time.Now()
 	var cur *windows.Aggs
 	if p.win != nil && t.win != nil && t.win.op != nil {
 		var err error
@@ -150,6 +152,10 @@ func (r *run) processScore(t *task, rec *model.Record, ev event) error {
 	var shadow scored
 	if op.shadow != nil {
 		shadow, _ = op.predict(op.shadow, op.buf, nil)
+	}
+	p.metrics.predictTime.Observe(time.Since(start).Seconds())
+	if main.alertable { // a single, non-NaN score
+		p.metrics.scores.Observe(main.score)
 	}
 	b := r.appendScored(r.out[:0], rec, ev, main, shadow)
 	r.out = b

@@ -14,6 +14,7 @@ import (
 	"github.com/kappa-stream/kappa/model"
 	"github.com/kappa-stream/kappa/pipeline"
 	"github.com/kappa-stream/kappa/state"
+	"github.com/kappa-stream/kappa/windows"
 )
 
 // task is the processing of one input partition (of every input topic) by one client.
@@ -35,6 +36,13 @@ type task struct {
 
 	in  map[string]prometheus.Counter
 	out prometheus.Counter
+
+	// For the lag gauges: the Kafka timestamp of the last record and the largest event
+	// time seen (ms), set per record and published once per poll.
+	lastTimestamp int64
+	maxEventTime  int64
+	anyEvent      bool
+	age, lag, wm  prometheus.Gauge
 }
 
 // startTask opens partition's state and brings it up to date with the changelog before any
@@ -87,6 +95,9 @@ func (r *run) startTask(ctx context.Context, partition int32) (*task, error) {
 
 	var restored int64
 	if from < hi {
+		left := float64(hi - from)
+		p.metrics.restoreLeft.Add(left)
+		defer func() { p.metrics.restoreLeft.Sub(left) }()
 		err := p.cfg.Changelog.Read(ctx, partition, from, hi, func(recs []model.Record) error {
 			entries := make([]state.ChangelogEntry, len(recs))
 			for i, rec := range recs {
@@ -96,6 +107,8 @@ func (r *run) startTask(ctx context.Context, partition int32) (*task, error) {
 				return err
 			}
 			restored += int64(len(recs))
+			left -= float64(len(recs))
+			p.metrics.restoreLeft.Sub(float64(len(recs)))
 			p.metrics.restored.Add(float64(len(recs)))
 			p.stats.Restored.Add(int64(len(recs)))
 			return nil
@@ -120,6 +133,12 @@ func (r *run) startTask(ctx context.Context, partition int32) (*task, error) {
 		pendingInput:     maps.Clone(applied.Input),
 		pendingChangelog: max(applied.Changelog, from),
 		in:               map[string]prometheus.Counter{},
+	}
+	label := strconv.Itoa(int(partition))
+	t.age = p.metrics.recordAge.WithLabelValues(label)
+	t.lag = p.metrics.eventLag.WithLabelValues(label)
+	if p.win != nil {
+		t.wm = p.metrics.watermark.WithLabelValues(label)
 	}
 	r.tasks[partition] = t
 	p.metrics.assigned.Set(float64(len(r.tasks)))
@@ -219,7 +238,29 @@ func (t *task) discard() {
 	t.pendingChangelog = t.applied.Changelog
 }
 
-func (t *task) close() { t.discard() }
+// close drops the task and its per-partition series.
+func (t *task) close() {
+	t.discard()
+	label := strconv.Itoa(int(t.partition))
+	t.p.metrics.recordAge.DeleteLabelValues(label)
+	t.p.metrics.eventLag.DeleteLabelValues(label)
+	t.p.metrics.watermark.DeleteLabelValues(label)
+}
+
+// publishLag sets the partition's lag gauges from the records processed so far.
+func (t *task) publishLag(now time.Time) {
+	if t.lastTimestamp != 0 {
+		t.age.Set(float64(now.UnixMilli()-t.lastTimestamp) / 1000)
+	}
+	if t.anyEvent {
+		t.lag.Set(float64(now.UnixMilli()-t.maxEventTime) / 1000)
+	}
+	if t.wm != nil && t.win != nil && t.win.op != nil {
+		if wm := t.win.op.Watermark(); wm != windows.NoWatermark {
+			t.wm.Set(float64(wm) / 1000)
+		}
+	}
+}
 
 // aggregateOp is the running count/sum/min/max operator.
 type aggregateOp struct {

@@ -191,6 +191,7 @@ func (r *run) processWindow(t *task, op *windowOp, rec *model.Record, ev event) 
 		if p.sc != nil {
 			break
 		}
+		p.metrics.windows.WithLabelValues(res.Emissions[i].Kind.String()).Inc()
 		r.produce(r.windowOutput(op, rec.Partition, &res.Emissions[i]), nil)
 		t.recordsOut().Inc()
 		p.stats.RecordsOut.Add(1)
