@@ -26,6 +26,7 @@ func commands() []command {
 		{"run", "run a pipeline against a Kafka cluster", runRun},
 		{"validate", "check a pipeline file and list every problem", runValidate},
 		{"demo", "run the example pipeline on an embedded in-process Kafka broker", runDemo},
+		{"gen", "produce generated card transactions to a Kafka topic", runGen},
 		{"version", "print the version", runVersion},
 	}
 }
