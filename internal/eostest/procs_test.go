@@ -201,7 +201,7 @@ func (f *fleet) proc(id string) *proc {
 	defer f.mu.Unlock()
 	p, ok := f.procs[id]
 	if !ok {
-		f.t.Fatalf("no instance %s", id)
+		f.t.Fatalf("no instance %s; what happened to the instances:\n%s", id, strings.Join(f.errs, "\n"))
 	}
 	return p
 }
