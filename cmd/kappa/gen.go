@@ -23,7 +23,7 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	partitions := fs.Int("partitions", 4, "partitions of the topic when it is created")
 	rate := fs.Int("rate", 2000, "card transactions per second")
 	cards := fs.Int("cards", gen.DefaultCards, "distinct cards")
-	fraud := fs.Bool("fraud", true, "add the fraud pattern of examples/fraud: five cards compromised at any time")
+	fraud := fs.Int("fraud", 5, "cards compromised at any time, the fraud pattern examples/fraud/model.json learned (0: none)")
 	badEvery := fs.Int("bad-every", 500, "make one record in this many malformed (0: none)")
 	records := fs.Int64("records", 0, "produce this many records as fast as the broker takes them, then stop (0: --rate per second until interrupted)")
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -36,6 +36,8 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usageError{fmt.Sprintf("gen: --rate %d: want more than 0", *rate)}
 	case *partitions <= 0:
 		return usageError{fmt.Sprintf("gen: --partitions %d: want more than 0", *partitions)}
+	case *fraud < 0:
+		return usageError{fmt.Sprintf("gen: --fraud %d: want 0 or more compromised cards", *fraud)}
 	case *records < 0:
 		return usageError{fmt.Sprintf("gen: --records %d: want 0 or more", *records)}
 	}
@@ -63,8 +65,8 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Seed: uint64(time.Now().UnixNano()), Partitions: n, Cards: *cards, BadEvery: *badEvery,
 		Start: time.Now(), Step: time.Second / time.Duration(*rate),
 	}
-	if *fraud {
-		c.Fraud = gen.Fraud{Compromised: 5}
+	if *fraud > 0 {
+		c.Fraud = gen.Fraud{Compromised: *fraud}
 	}
 	fmt.Fprintf(stdout, "kappa gen: %d transactions/s over %d cards to %s (%d partitions) at %s\n", *rate, *cards, *topic, n, *brokers)
 	var sent int64
