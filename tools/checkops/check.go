@@ -71,6 +71,9 @@ func checkDashboard(ctx context.Context, root string, f dashboardFlags, stdout, 
 	if err != nil {
 		return err
 	}
+	if err := d.validate(); err != nil {
+		return err
+	}
 	queries, err := d.queries()
 	if err != nil {
 		return err
@@ -193,16 +196,19 @@ func waitScrapes(ctx context.Context, api *promAPI, demo *process, n int, logf f
 	start := time.Now()
 	for {
 		if done, err := demo.exited(); done {
-			return fmt.Errorf("kappa demo exited (%v) while Prometheus scraped it; its log %s ends:\n%s", err, demo.log, demo.logTail(20))
+			return fmt.Errorf("kappa demo exited (%s) while Prometheus scraped it; its log %s ends:\n%s", exitStatus(err), demo.log, demo.logTail(20))
 		}
 		r, err := api.instant(ctx, expr, time.Now())
-		if err == nil && r.Series > 0 {
+		if err == nil && r.Series == 0 {
+			err = fmt.Errorf("%s returned nothing", expr)
+		}
+		if err == nil {
 			logf("%d scrapes of the demo in %s", n, time.Since(start).Round(time.Second))
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("prometheus did not scrape the demo %d times (last error: %v): %w", n, err, ctx.Err())
+			return fmt.Errorf("prometheus did not scrape the demo %d times (last error: %w): %w", n, err, ctx.Err())
 		case <-time.After(time.Second):
 		}
 	}

@@ -18,19 +18,30 @@ type dashboard struct {
 }
 
 type panel struct {
-	ID      int      `json:"id"`
-	Type    string   `json:"type"`
-	Title   string   `json:"title"`
-	Targets []target `json:"targets"`
+	ID         int         `json:"id"`
+	Type       string      `json:"type"`
+	Title      string      `json:"title"`
+	Datasource *datasource `json:"datasource"`
+	Targets    []target    `json:"targets"`
 	// Panels are those of a collapsed row.
 	Panels []panel `json:"panels"`
 }
 
 type target struct {
-	RefID string `json:"refId"`
-	Expr  string `json:"expr"`
-	Hide  bool   `json:"hide"`
+	RefID      string      `json:"refId"`
+	Expr       string      `json:"expr"`
+	Hide       bool        `json:"hide"`
+	Datasource *datasource `json:"datasource"`
 }
+
+type datasource struct {
+	Type string `json:"type"`
+	UID  string `json:"uid"`
+}
+
+// datasourceRef is how every panel and target names its datasource: through the
+// dashboard's datasource variable, so that the dashboard works in any Grafana.
+const datasourceRef = "${datasource}"
 
 // variable is a dashboard template variable. Query is a string for most types and an
 // object ({"query": "..."}) for query variables of recent Grafana versions.
@@ -68,6 +79,57 @@ func loadDashboard(path string) (*dashboard, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &d, nil
+}
+
+// validate checks what Grafana would not: that the dashboard has a Prometheus datasource
+// variable, that every panel and target uses it rather than a datasource of one Grafana,
+// and that panel ids and each panel's target refIds are unique.
+func (d *dashboard) validate() error {
+	var problems []string
+	hasVar := false
+	for _, v := range d.Templating.List {
+		if v.Name == "datasource" && v.Type == "datasource" && v.queryString() == "prometheus" {
+			hasVar = true
+		}
+	}
+	if !hasVar {
+		problems = append(problems, `no template variable "datasource" of type datasource and query prometheus`)
+	}
+	ids := map[int]string{}
+	var walk func([]panel)
+	walk = func(ps []panel) {
+		for _, p := range ps {
+			walk(p.Panels)
+			if prev, ok := ids[p.ID]; ok {
+				problems = append(problems, fmt.Sprintf("panels %q and %q share id %d", prev, p.Title, p.ID))
+			}
+			ids[p.ID] = p.Title
+			if p.Type == "row" {
+				continue
+			}
+			if p.Title == "" {
+				problems = append(problems, fmt.Sprintf("panel %d has no title", p.ID))
+			}
+			if p.Datasource == nil || p.Datasource.UID != datasourceRef {
+				problems = append(problems, fmt.Sprintf("panel %q: datasource is not %s", p.Title, datasourceRef))
+			}
+			refs := map[string]bool{}
+			for _, t := range p.Targets {
+				if t.Datasource == nil || t.Datasource.UID != datasourceRef {
+					problems = append(problems, fmt.Sprintf("panel %q target %s: datasource is not %s", p.Title, t.RefID, datasourceRef))
+				}
+				if t.RefID == "" || refs[t.RefID] {
+					problems = append(problems, fmt.Sprintf("panel %q: target refId %q is empty or repeated", p.Title, t.RefID))
+				}
+				refs[t.RefID] = true
+			}
+		}
+	}
+	walk(d.Panels)
+	if len(problems) > 0 {
+		return fmt.Errorf("dashboard %q: %s", d.Title, strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // queries lists the expression of every visible target of every panel, rows' panels

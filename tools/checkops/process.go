@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -87,7 +86,11 @@ func (p *process) logTail(lines int) string {
 	if err != nil {
 		return "  (no log: " + err.Error() + ")"
 	}
-	all := strings.Split(strings.TrimRight(string(bytes.ToValidUTF8(data, nil)), "\n"), "\n")
+	text := strings.TrimRight(string(bytes.ToValidUTF8(data, nil)), "\n")
+	if text == "" {
+		return "  (the log is empty)"
+	}
+	all := strings.Split(text, "\n")
 	if len(all) > lines {
 		all = all[len(all)-lines:]
 	}
@@ -99,10 +102,10 @@ func waitHTTP(ctx context.Context, p *process, url string, timeout time.Duration
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
-	last := errors.New("no answer yet")
+	var last error
 	for {
 		if done, err := p.exited(); done {
-			return fmt.Errorf("%s exited (%v) before %s answered; its log %s ends:\n%s", p.name, err, url, p.log, p.logTail(20))
+			return fmt.Errorf("%s exited (%s) before %s answered; its log %s ends:\n%s", p.name, exitStatus(err), url, p.log, p.logTail(20))
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
@@ -119,7 +122,7 @@ func waitHTTP(ctx context.Context, p *process, url string, timeout time.Duration
 		last = err
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s did not answer %s within %s (last: %v); its log %s ends:\n%s", p.name, url, timeout, last, p.log, p.logTail(20))
+			return fmt.Errorf("%s did not answer %s within %s (last: %w); its log %s ends:\n%s", p.name, url, timeout, last, p.log, p.logTail(20))
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -133,4 +136,12 @@ func freeAddr() (string, error) {
 	}
 	addr := l.Addr().String()
 	return addr, l.Close()
+}
+
+// exitStatus describes how a process ended, given Wait's result.
+func exitStatus(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
 }
