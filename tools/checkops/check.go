@@ -320,7 +320,7 @@ func evaluate(ctx context.Context, api *promAPI, queries []query, vars map[strin
 	for i, q := range queries {
 		s := states[i]
 		if f.verbose {
-			logf("%d series: %s", s.res.Series, s.expr)
+			logf("%d series (first %s): %s", s.res.Series, s.res.First, s.expr)
 		}
 		switch {
 		case s.res.Series > 0:

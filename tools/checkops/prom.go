@@ -110,6 +110,7 @@ func (p *promAPI) get(ctx context.Context, path string, params url.Values, into 
 type result struct {
 	Series  int
 	Numbers int
+	First   string // the first series' value, for -v
 }
 
 // instant runs an instant query at time t and counts the series it returns.
@@ -131,6 +132,9 @@ func (p *promAPI) instant(ctx context.Context, expr string, t time.Time) (result
 			return result{}, err
 		}
 		r := result{Series: len(v)}
+		if len(v) > 0 {
+			r.First, _ = v[0].Value[1].(string)
+		}
 		for _, s := range v {
 			if isNumber(s.Value[1]) {
 				r.Numbers++
@@ -143,6 +147,7 @@ func (p *promAPI) instant(ctx context.Context, expr string, t time.Time) (result
 			return result{}, err
 		}
 		r := result{Series: 1}
+		r.First, _ = s[1].(string)
 		if isNumber(s[1]) {
 			r.Numbers = 1
 		}
