@@ -65,6 +65,14 @@ test-eos: ## T1 (kill -9), T2 (rebalance) and T9 (windows under kill -9) with 3 
 test-state: ## 10 million records through a partition's window state on disk; prints the state figures (flat once windows close)
 	KAPPA_STATE_RECORDS=10000000 $(GO) test -count=1 -v -timeout 20m -run '^TestWindowStateBounded$$' ./processor | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|state:'
 
+.PHONY: check-ops
+check-ops: build ## alert rules and their unit tests (promtool), every dashboard query against Prometheus scraping kappa, docker-compose.yml, Kubernetes manifests
+	@rules=$$($(GO) run ./tools/checkops rules | tee /dev/stderr | tail -n1); \
+	dash=$$($(GO) run ./tools/checkops dashboard -kappa bin/kappa | tee /dev/stderr | tail -n1); \
+	compose=$$($(GO) run ./tools/composecheck | tee /dev/stderr | tail -n1); \
+	manifests=$$($(GO) run ./tools/k8scheck | tee /dev/stderr | tail -n1); \
+	echo "ops: $$rules $$dash $$compose $$manifests"
+
 .PHONY: bench
 bench: ## pipeline records/s, exactly-once and at-least-once, vs raw consume (KAFKA_BROKERS or in-process); then micro-benchmarks
 	KAFKA_BROKERS=$(KAFKA_BROKERS) $(GO) test -run '^$$' -bench '^BenchmarkPipeline$$' -benchtime 1x -timeout 30m ./cmd/kappa
