@@ -69,6 +69,9 @@ type fakeConfig struct {
 	MaxPerTxn int
 	// ChangelogChunk is the number of records per Changelog.Read callback (0: 1024).
 	ChangelogChunk int
+	// Bounded makes Poll return ErrEndOfInput once the group has committed every input
+	// partition to its end, as a replay's client does at the end of its range.
+	Bounded bool
 	// ReuseBuffers makes Poll overwrite the key, value and header bytes of the records it
 	// returned on the previous call, as the Record contract allows a source to do.
 	ReuseBuffers bool
@@ -644,6 +647,9 @@ func (c *fakeClient) Poll(ctx context.Context) ([]model.Record, error) {
 		}
 		if len(recs) > 0 {
 			return recs, nil
+		}
+		if k.cfg.Bounded && k.allConsumed() {
+			return nil, ErrEndOfInput
 		}
 		select {
 		case <-ctx.Done():

@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"errors"
 
 	"github.com/kappa-stream/kappa/model"
 )
@@ -37,6 +38,12 @@ type Client interface {
 	// Close leaves the group (unless the member is static) and releases the client.
 	Close()
 }
+
+// ErrEndOfInput is what a bounded client's Poll returns (with the last records, or none)
+// once every assigned partition has been read to its end, as in a replay. The processor then
+// closes every open window (the watermark of each partition advances to
+// windows.EndOfInput), ends the transaction, and Run returns nil.
+var ErrEndOfInput = errors.New("processor: end of input")
 
 // Changelog reads a pipeline's changelog topic, whose partition p holds the state mutations
 // of input partition p.

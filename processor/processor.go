@@ -15,6 +15,7 @@ import (
 	"github.com/kappa-stream/kappa/model"
 	"github.com/kappa-stream/kappa/pipeline"
 	"github.com/kappa-stream/kappa/state"
+	"github.com/kappa-stream/kappa/windows"
 )
 
 // Config is what a Processor runs. Definition, Store, NewClient and Changelog are required.
@@ -40,6 +41,19 @@ type Config struct {
 	// Model and Shadow give the models of a score operator (Shadow only when it has a
 	// shadow model). A source must hold a model before Run starts.
 	Model, Shadow ModelSource
+	// WarmUp, for a bounded run that reads from before the range it outputs (a replay),
+	// says what to leave out. Nil: write everything.
+	WarmUp *WarmUp
+}
+
+// WarmUp is the part of a bounded run's input that only builds state. Records of partition
+// p before offset Start[p] are processed but write nothing: no output, score, alert, late or
+// dead-letter record, and no window update. Window results of windows that end before
+// MinWindowEnd (epoch ms) are not written either; a window that closes later and ends at or
+// after it is written in full, with the warm-up records it holds.
+type WarmUp struct {
+	Start        map[int32]int64
+	MinWindowEnd int64
 }
 
 // Processor runs a pipeline over the input partitions its client is assigned, one task per
@@ -217,7 +231,7 @@ func (p *Processor) Snapshot() Snapshot {
 func (p *Processor) Run(ctx context.Context) error {
 	for {
 		err := p.runClient(ctx)
-		if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		if errors.Is(err, errFinished) || ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
 			return nil
 		}
 		var fatal *fatalError
@@ -291,6 +305,8 @@ type run struct {
 	// timestamps are the Kafka timestamps (ms) of the open transaction's input records, for
 	// the end-to-end latency at its commit.
 	timestamps []int64
+	// quiet is set while a warm-up record is processed: it writes nothing (Config.WarmUp).
+	quiet bool
 }
 
 // cycle is one commit interval: poll and process until the interval ends (or ctx does), then
@@ -303,7 +319,8 @@ func (r *run) cycle(ctx context.Context) error {
 		recs, err := r.cl.Poll(pollCtx)
 		cycleOver := pollCtx.Err() != nil // read before cancel, which always sets it
 		cancel()
-		if err != nil && !cycleOver {
+		ended := errors.Is(err, ErrEndOfInput)
+		if err != nil && !cycleOver && !ended {
 			return fmt.Errorf("processor: poll: %w", err)
 		}
 		if err := r.applyAssignments(); err != nil {
@@ -313,6 +330,9 @@ func (r *run) cycle(ctx context.Context) error {
 			if err := r.process(ctx, recs); err != nil {
 				return err
 			}
+		}
+		if ended {
+			return r.finish(ctx)
 		}
 		if cycleOver || !time.Now().Before(deadline) {
 			break
@@ -325,6 +345,46 @@ func (r *run) cycle(ctx context.Context) error {
 	}
 	r.cl.AllowRebalance()
 	return nil
+}
+
+// errFinished ends runClient, and Run with nil, after the end of a bounded input.
+var errFinished = errors.New("processor: bounded input finished")
+
+// finish closes every open window at the end of a bounded input, commits, and returns
+// errFinished.
+func (r *run) finish(ctx context.Context) error {
+	p := r.p
+	r.quiet = false
+	if p.win != nil {
+		for _, t := range r.sortedTasks() {
+			if !r.open {
+				if err := r.cl.Begin(); err != nil {
+					return fmt.Errorf("processor: begin transaction: %w", err)
+				}
+				r.open = true
+			}
+			if t.batch == nil {
+				t.batch = p.cfg.Store.NewBatch(t.partition)
+			}
+			if t.win == nil || t.win.op == nil {
+				if err := t.loadWindows(p.win); err != nil {
+					return fatalf("processor: partition %d: %w", t.partition, err)
+				}
+			}
+			res, err := t.win.op.AdvanceWatermark(windows.EndOfInput)
+			if err != nil {
+				return fatalf("processor: close the windows of partition %d: %w", t.partition, err)
+			}
+			r.emitWindows(t, p.win, t.partition, res.Emissions)
+		}
+	}
+	if r.open {
+		if err := r.end(ctx); err != nil {
+			return err
+		}
+	}
+	p.log.Info("end of input: every window closed")
+	return errFinished
 }
 
 // applyAssignments handles group events. Under BlockRebalanceOnPoll they only arrive between
@@ -394,6 +454,12 @@ func (r *run) processRecord(t *task, rec *model.Record) error {
 	p := r.p
 	t.recordsIn(rec.Topic).Inc()
 	p.stats.RecordsIn.Add(1)
+	r.quiet = false
+	if w := p.cfg.WarmUp; w != nil {
+		if start, ok := w.Start[rec.Partition]; ok && rec.Offset < start {
+			r.quiet = true
+		}
+	}
 	t.pendingInput[rec.Topic] = rec.Offset + 1
 	ts := rec.Timestamp.UnixMilli()
 	t.lastTimestamp = ts
@@ -429,6 +495,9 @@ func (r *run) processRecord(t *task, rec *model.Record) error {
 		return fatalf("processor: state of %s (partition %d, key %q): %w", rec.Position, t.partition, ev.key, err)
 	}
 	agg.add(ev.values[0].Num)
+	if r.quiet {
+		return nil
+	}
 	r.out = appendAggregateJSON(r.out[:0], ev.key, agg, ev.eventTime, rec.Position)
 	out := &model.Output{
 		Topic:     p.def.Output.Topic,
@@ -444,6 +513,9 @@ func (r *run) processRecord(t *task, rec *model.Record) error {
 
 // deadLetter sends rec to the dead-letter topic with the reason it could not be processed.
 func (r *run) deadLetter(rec *model.Record, de *DecodeError) {
+	if r.quiet {
+		return
+	}
 	r.produce(deadLetter(r.p.def, rec, de), nil)
 	r.p.metrics.deadLetters.WithLabelValues(de.Reason).Inc()
 	r.p.stats.DeadLetters.Add(1)

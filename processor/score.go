@@ -157,6 +157,9 @@ func (r *run) processScore(t *task, rec *model.Record, ev event) error {
 	if main.alertable { // a single, non-NaN score
 		p.metrics.scores.Observe(main.score)
 	}
+	if r.quiet {
+		return nil
+	}
 	b := r.appendScored(r.out[:0], rec, ev, main, shadow)
 	r.out = b
 	r.produce(&model.Output{Topic: p.def.Output.Topic, Partition: rec.Partition, Key: bytes.Clone(ev.key), Value: bytes.Clone(b)}, nil)

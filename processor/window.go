@@ -187,21 +187,35 @@ func (r *run) processWindow(t *task, op *windowOp, rec *model.Record, ev event) 
 		return false, fatalf("processor: windows of %s (partition %d, key %q): %w", rec.Position, t.partition, ev.key, err)
 	}
 	w.lastSeq, w.anySeq = seq, true
-	for i := range res.Emissions {
-		if p.sc != nil {
+	r.emitWindows(t, op, rec.Partition, res.Emissions)
+	for i := range res.Late {
+		if r.quiet {
 			break
 		}
-		p.metrics.windows.WithLabelValues(res.Emissions[i].Kind.String()).Inc()
-		r.produce(r.windowOutput(op, rec.Partition, &res.Emissions[i]), nil)
-		t.recordsOut().Inc()
-		p.stats.RecordsOut.Add(1)
-	}
-	for i := range res.Late {
 		r.produce(lateRecord(p.def, rec, res.Late[i].Lateness), nil)
 		p.metrics.late.WithLabelValues(rec.Topic).Inc()
 		p.stats.Late.Add(1)
 	}
 	return false, nil
+}
+
+// emitWindows writes window results, unless a score operator follows (the windows are its
+// features) or a warm-up leaves them out (Config.WarmUp).
+func (r *run) emitWindows(t *task, op *windowOp, partition int32, es []windows.Emission) {
+	p := r.p
+	if p.sc != nil {
+		return
+	}
+	for i := range es {
+		e := &es[i]
+		if w := p.cfg.WarmUp; w != nil && (e.Window.End < w.MinWindowEnd || r.quiet && e.Kind != windows.KindFinal) {
+			continue
+		}
+		p.metrics.windows.WithLabelValues(e.Kind.String()).Inc()
+		r.produce(r.windowOutput(op, partition, e), nil)
+		t.recordsOut().Inc()
+		p.stats.RecordsOut.Add(1)
+	}
 }
 
 // windowOutput is the output record of an emission: see the README's "Window output".

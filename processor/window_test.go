@@ -431,3 +431,97 @@ func TestWindowStaleStateDeleted(t *testing.T) {
 	diffLines(t, "late records", gotLate[0], wantLate[0])
 	checkWindowState(t, store, def, w, 0)
 }
+
+// TestBoundedRun runs a bounded input (a replay's) to its end: Run returns by itself, every
+// window is closed and written with the watermark at the end of input, and with a warm-up,
+// records before the range and windows ending before it write nothing while the windows
+// after it hold the warm-up records.
+func TestBoundedRun(t *testing.T) {
+	def := windowDef(t, "bounded", testWindows()["hopping-final"], 30*time.Millisecond, "in")
+	for _, warm := range []bool{false, true} {
+		t.Run(fmt.Sprintf("warm-up=%v", warm), func(t *testing.T) {
+			k := fakeFor(def, 2, fakeConfig{MaxPerPoll: 11, MaxPerTxn: 50, Bounded: true})
+			w := windowWorkload(k, def, 31, 300)
+			wantOut, wantLate := windowExpect(t, def, w, 2)
+			// The expected end-of-input flush: every window still open, by (end, key, start).
+			op, err := newWindowOp(0, def, def.Operators[0].Window)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rr := &run{p: &Processor{def: def}}
+			var warmUp *WarmUp
+			if warm {
+				warmUp = &WarmUp{Start: map[int32]int64{0: 100, 1: 100}, MinWindowEnd: 1_764_000_000_000 + 400}
+			}
+			for p := range int32(2) {
+				o, _ := windows.NewOperator(op.def, op.opts...)
+				var outs, lates []string
+				for _, in := range w.recs[topicPartition{"in", p}] {
+					if in.bad != "" {
+						continue
+					}
+					ev, _ := op.dec.decode(in.value)
+					res, err := o.Process(windows.Record{Key: string(ev.key), EventTime: ev.eventTime, Values: ev.values, Seq: uint64(in.pos.Offset)})
+					if err != nil {
+						t.Fatal(err)
+					}
+					quiet := warmUp != nil && in.pos.Offset < warmUp.Start[p]
+					for i := range res.Emissions {
+						e := &res.Emissions[i]
+						if warmUp != nil && e.Window.End < warmUp.MinWindowEnd {
+							continue
+						}
+						out := rr.windowOutput(op, p, e)
+						outs = append(outs, fmt.Sprintf("%s => %s", out.Key, out.Value))
+					}
+					for _, l := range res.Late {
+						if !quiet {
+							lates = append(lates, fmt.Sprintf("%d %s", in.pos.Offset, l.Lateness))
+						}
+					}
+				}
+				res, err := o.AdvanceWatermark(windows.EndOfInput)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(res.Emissions) == 0 {
+					t.Fatalf("partition %d: no window open at the end; the test tests nothing", p)
+				}
+				for i := range res.Emissions {
+					out := rr.windowOutput(op, p, &res.Emissions[i])
+					outs = append(outs, fmt.Sprintf("%s => %s", out.Key, out.Value))
+				}
+				if !warm && (len(outs) <= len(wantOut[p]) || len(lates) != len(wantLate[p])) {
+					t.Fatalf("partition %d: the reference disagrees with windowExpect", p)
+				}
+				wantOut[p], wantLate[p] = outs, lates
+			}
+
+			store := openStore(t, vfs.NewMem())
+			defer store.Close()
+			r := startConfig(t, def, store, k.instance("pod-0", true), func(c *Config) { c.WarmUp = warmUp })
+			select {
+			case err := <-r.done:
+				if err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("Run did not return at the end of the input")
+			}
+			gotOut, gotLate := windowGot(t, k, def)
+			for p := range int32(2) {
+				diffLines(t, fmt.Sprintf("partition %d outputs", p), gotOut[p], wantOut[p])
+				diffLines(t, fmt.Sprintf("partition %d late records", p), gotLate[p], wantLate[p])
+			}
+			if warm {
+				for p := range int32(2) {
+					for _, d := range k.records(def.DeadLetterTopic(), p) {
+						if pos, _ := headerPosition(d.Headers); pos.Offset < 100 {
+							t.Fatalf("a warm-up record went to the dead-letter topic: offset %d", pos.Offset)
+						}
+					}
+				}
+			}
+		})
+	}
+}
