@@ -38,11 +38,21 @@ type pipelineRun struct {
 
 func startPipeline(t *testing.T, def *pipeline.Definition, brokers []string, instance, stateDir string, log *zap.Logger) *pipelineRun {
 	t.Helper()
-	d := *def
-	f := runFlags{
+	return startPipelineFlags(t, def, testFlags(brokers, instance, stateDir), log)
+}
+
+// testFlags are the flags of a test's `kappa run`.
+func testFlags(brokers []string, instance, stateDir string) runFlags {
+	return runFlags{
 		brokers: strings.Join(brokers, ","), instanceID: instance, stateDir: stateDir,
 		transactionTimeout: 10 * time.Second, sessionTimeout: 6 * time.Second, shutdownTimeout: 10 * time.Second, // 6s: Kafka's group.min.session.timeout.ms
 	}
+}
+
+// startPipelineFlags is startPipeline with the flags given.
+func startPipelineFlags(t *testing.T, def *pipeline.Definition, f runFlags, log *zap.Logger) *pipelineRun {
+	t.Helper()
+	d := *def
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &pipelineRun{cancel: cancel, done: make(chan struct{}), proc: make(chan *processor.Processor, 1)}
 	go func() {
@@ -128,7 +138,7 @@ func verdictOf(t *testing.T, b *kafkatest.Broker, def *pipeline.Definition, gene
 		DeadLetter: processor.DeadLetterTopic(def), Changelog: def.ChangelogTopic(),
 		Generated: generated, Faults: faults, WaitTimeout: time.Minute,
 		// Room for the oversized dead letter of TestOversizedDeadLetter.
-		ClientOpts: []kgo.Opt{kgo.FetchMaxPartitionBytes(8 << 20), kgo.FetchMaxBytes(16 << 20)},
+		ClientOpts: append([]kgo.Opt{kgo.FetchMaxPartitionBytes(8 << 20), kgo.FetchMaxBytes(16 << 20)}, b.ClientOpts...),
 	})
 	if err != nil {
 		t.Fatalf("verify: %v", err)

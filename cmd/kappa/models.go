@@ -27,9 +27,10 @@ func (s modelSource) Current() (score.Model, string, string) {
 }
 
 // startModels loads the models of the pipeline's score operator, if it has one, and keeps
-// watching their files or topics until ctx ends; wg waits for the watchers. A model that
+// watching their files or topics until ctx ends; wg waits for the watchers. kafkaOpts (seed
+// brokers, TLS, SASL) are the models topics' client options. A model that
 // cannot be loaded at the start is an error: the pipeline must not run without it.
-func startModels(ctx context.Context, def *pipeline.Definition, brokers []string, reg prometheus.Registerer,
+func startModels(ctx context.Context, def *pipeline.Definition, kafkaOpts []kgo.Opt, reg prometheus.Registerer,
 	log *zap.Logger, wg *sync.WaitGroup,
 ) (primary, shadow processor.ModelSource, err error) {
 	sc := def.ScoreOp()
@@ -55,7 +56,7 @@ func startModels(ctx context.Context, def *pipeline.Definition, brokers []string
 		} else {
 			w, err := models.NewTopicWatcher(ctx, models.TopicConfig{
 				Topic: ref.Topic, Name: ref.Name, Version: ref.Version, Role: role,
-				Features: sc.Features, Kafka: []kgo.Opt{kgo.SeedBrokers(brokers...)}, Logger: log, Metrics: m,
+				Features: sc.Features, Kafka: kafkaOpts, Logger: log, Metrics: m,
 			})
 			if err != nil {
 				return nil, err

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/kappa-stream/kappa/internal/admin"
+	"github.com/kappa-stream/kappa/internal/kafkaconf"
 	"github.com/kappa-stream/kappa/pipeline"
 	"github.com/kappa-stream/kappa/processor"
 	"github.com/kappa-stream/kappa/sinks"
@@ -43,6 +45,9 @@ type runFlags struct {
 	transactionTimeout time.Duration
 	sessionTimeout     time.Duration
 	shutdownTimeout    time.Duration
+	// kafka is how every Kafka client connects: TLS, mTLS, SASL. Only `kappa run` has its
+	// flags; the demo's embedded broker is plaintext.
+	kafka kafkaconf.Config
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -62,6 +67,10 @@ func runRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs := newFlagSet("run", stderr)
 	var f runFlags
 	f.register(fs)
+	f.kafka.RegisterFlags(fs)
+	if err := kafkaconf.RejectPasswordFlag(args); err != nil {
+		return usageError{"run: " + err.Error()}
+	}
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -104,6 +113,13 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 	}
 	brokers := strings.Split(f.brokers, ",")
 	log = log.With(zap.String("pipeline", def.Name), zap.String("instance", f.instanceID))
+	// Every Kafka client of the run connects with these: the admin client, the changelog
+	// reader, the group member and the models watchers.
+	secOpts, err := f.kafka.Opts()
+	if err != nil {
+		return nil, usageError{"run: " + err.Error()}
+	}
+	kafkaOpts := slices.Clip(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, secOpts...))
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -114,12 +130,16 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 
 	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	// The first requests: a rejected password or an untrusted certificate fails here, at
+	// once, with an error that names the setting to check.
+	setupCtx, auth := kafkaconf.WatchAuth(setupCtx)
+	defer auth.Stop()
+	admCl, err := kgo.NewClient(append(kafkaOpts, kgo.WithHooks(auth))...)
 	if err != nil {
 		return nil, fmt.Errorf("run: kafka client: %w", err)
 	}
 	adm := kadm.NewClient(admCl)
-	err = checkTimeouts(setupCtx, adm, def, f)
+	err = f.kafka.Explain(auth.Err(checkTimeouts(setupCtx, adm, def, f)))
 	if err == nil {
 		topics := sinks.Topics{
 			Inputs: def.Input.Topics, Output: def.Output.Topic,
@@ -156,7 +176,7 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 	// its own kprom.Metrics, which registers when the client starts and unregisters when it
 	// closes: a Metrics serves one client, and the hooks of a closed client can still be
 	// running when the processor builds the next one.
-	changelog, err := source.NewChangelog(def.ChangelogTopic(), kgo.SeedBrokers(brokers...))
+	changelog, err := source.NewChangelog(def.ChangelogTopic(), kafkaOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +186,7 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 	var modelsWG sync.WaitGroup
 	modelsCtx, stopModels := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() { stopModels(); modelsWG.Wait() }()
-	model, shadow, err := startModels(modelsCtx, def, brokers, reg, log, &modelsWG)
+	model, shadow, err := startModels(modelsCtx, def, kafkaOpts, reg, log, &modelsWG)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +211,7 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 				MaxRecordBytes:     maxRecord,
 				Logger:             log,
 				Metrics:            srcMetrics,
-				Opts:               []kgo.Opt{kgo.WithHooks(kprom.NewMetrics("kappa", kprom.Registerer(reg), kprom.Subsystem("kafka")))},
+				Opts:               append([]kgo.Opt{kgo.WithHooks(kprom.NewMetrics("kappa", kprom.Registerer(reg), kprom.Subsystem("kafka")))}, secOpts...),
 			}, a.Assigned, a.Revoked)
 		},
 		ShutdownTimeout: f.shutdownTimeout,
@@ -226,7 +246,7 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 	if hooks != nil && hooks.started != nil {
 		hooks.started(p, srcMetrics.Lag, adminAddr)
 	}
-	log.Info("starting", zap.Strings("brokers", brokers), zap.String("state_dir", def.StateDir))
+	log.Info("starting", zap.Strings("brokers", brokers), zap.String("kafka_security", f.kafka.Describe()), zap.String("state_dir", def.StateDir))
 	if err := p.Run(ctx); err != nil {
 		return p, err
 	}

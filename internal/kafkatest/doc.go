@@ -14,6 +14,10 @@
 // turn that skip (or the in-process fallback) into a test failure, so a CI job that means to
 // test against real Kafka cannot silently test against nothing.
 //
+// For security tests, [NewPKI] generates a throwaway CA with server and client certificates;
+// pass [PKI.ServerConfig] to [NewInProcess] with kfake.TLS (and kfake.EnableSASL) and set
+// [Broker.ClientOpts] so the Broker's own clients connect too.
+//
 // The package owns test brokers and test naming only. It must never be imported by non-test
 // code: the product's embedded broker is wired in cmd/kappa, not here.
 package kafkatest

@@ -45,6 +45,10 @@ type Broker struct {
 	Kind Kind
 	// Addrs are the seed brokers, host:port.
 	Addrs []string
+	// ClientOpts are added to every client the Broker makes ([Broker.Client],
+	// [Broker.Admin], [Broker.CreateTopic]): the TLS and SASL options of a secured
+	// in-process broker.
+	ClientOpts []kgo.Opt
 
 	t       testing.TB
 	cluster *kfake.Cluster // nil unless Kind is InProcess
@@ -143,7 +147,8 @@ func (b *Broker) Cluster() *kfake.Cluster {
 // ends.
 func (b *Broker) Client(opts ...kgo.Opt) *kgo.Client {
 	b.t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(b.Addrs...)}, opts...)...)
+	base := append([]kgo.Opt{kgo.SeedBrokers(b.Addrs...)}, b.ClientOpts...)
+	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
 		b.t.Fatalf("kafkatest: new client: %v", err)
 	}
