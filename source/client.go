@@ -167,14 +167,23 @@ func (c *Client) Poll(ctx context.Context) ([]model.Record, error) {
 	if fs.IsClientClosed() {
 		return nil, kgo.ErrClientClosed
 	}
-	var ctxErr error
+	var ctxErr, fencedErr error
 	fs.EachError(func(topic string, p int32, err error) {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		switch {
+		case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 			ctxErr = err
+			return
+		case errors.Is(err, kerr.FencedInstanceID):
+			// Another member joined with this instance id: this one is a zombie and must
+			// stop, not retry (the group rejects every join of it from now on).
+			fencedErr = fenced(err)
 			return
 		}
 		c.log.Warn("fetch error; the client retries", zap.String("topic", topic), zap.Int32("partition", p), zap.Error(err))
 	})
+	if fencedErr != nil {
+		return nil, fencedErr
+	}
 	recs := make([]model.Record, 0, fs.NumRecords())
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 		for _, r := range fp.Records {

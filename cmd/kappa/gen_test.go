@@ -16,8 +16,10 @@ func TestGen(t *testing.T) {
 	b := kafkatest.New(t)
 	topic := kafkatest.Name(t, "gen")
 	var stdout, stderr strings.Builder
-	err := run(context.Background(), []string{"gen", "--brokers", strings.Join(b.Addrs, ","), "--topic", topic,
-		"--partitions", "3", "--records", "700"}, &stdout, &stderr)
+	err := run(context.Background(), []string{
+		"gen", "--brokers", strings.Join(b.Addrs, ","), "--topic", topic,
+		"--partitions", "3", "--records", "700",
+	}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("gen: %v\n%s", err, stderr.String())
 	}

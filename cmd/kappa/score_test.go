@@ -227,8 +227,10 @@ func TestScoreModelTopic(t *testing.T) {
 	modelsTopic := b.CreateTopic(1, map[string]*string{"cleanup.policy": ptr("compact")})
 	publish := func(version string, data []byte) {
 		t.Helper()
-		r := &kgo.Record{Topic: modelsTopic, Key: []byte("fraud"), Value: data,
-			Headers: []kgo.RecordHeader{{Key: models.VersionHeader, Value: []byte(version)}}}
+		r := &kgo.Record{
+			Topic: modelsTopic, Key: []byte("fraud"), Value: data,
+			Headers: []kgo.RecordHeader{{Key: models.VersionHeader, Value: []byte(version)}},
+		}
 		if err := b.Client().ProduceSync(context.Background(), r).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
