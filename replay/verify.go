@@ -33,10 +33,10 @@ type VerifyConfig struct {
 	// ReplayFile is required.
 	Replay string
 	// ReplayFile is the JSONL file the replay wrote (--output out.jsonl): one object per line
-	// with topic, partition, key, value and headers. Only lines whose topic is Live or a
-	// version of it (<Live>.vN) are compared; the rest (alerts, late and dead-letter
-	// records) are ignored. A key or value is a JSON string (its text is the bytes), null
-	// (no bytes), or any other JSON value (its text, as written, is the bytes).
+	// with topic, partition, key, value and headers, a key or value as a string when it is
+	// valid UTF-8, else base64 in key_base64 or value_base64, absent when there is none. Only
+	// lines whose topic is Live or a version of it (<Live>.vN) are compared; the rest
+	// (alerts, late and dead-letter records) are ignored.
 	ReplayFile string
 	// From and To are the replayed input range per input partition: offsets [From[p],
 	// To[p]) of every input topic. To is required; a partition absent from From starts at
@@ -373,10 +373,12 @@ func (v *verifier) readFile(path string) (map[int32][]verifyRecord, error) {
 			continue
 		}
 		var l struct {
-			Topic     string          `json:"topic"`
-			Partition *int32          `json:"partition"`
-			Key       json.RawMessage `json:"key"`
-			Value     json.RawMessage `json:"value"`
+			Topic       string  `json:"topic"`
+			Partition   *int32  `json:"partition"`
+			Key         *string `json:"key"`
+			KeyBase64   []byte  `json:"key_base64"`
+			Value       *string `json:"value"`
+			ValueBase64 []byte  `json:"value_base64"`
 		}
 		if err := json.Unmarshal(text, &l); err != nil {
 			return nil, fmt.Errorf("replay: verify: %s:%d: not a JSON object with topic, partition, key and value: %w", path, line, err)
@@ -387,13 +389,12 @@ func (v *verifier) readFile(path string) (map[int32][]verifyRecord, error) {
 		if !v.isLiveVersion(l.Topic) {
 			continue
 		}
-		key, err := fileBytes(l.Key)
-		if err != nil {
-			return nil, fmt.Errorf("replay: verify: %s:%d: key: %w", path, line, err)
+		key, value := l.KeyBase64, l.ValueBase64
+		if l.Key != nil {
+			key = []byte(*l.Key)
 		}
-		value, err := fileBytes(l.Value)
-		if err != nil {
-			return nil, fmt.Errorf("replay: verify: %s:%d: value: %w", path, line, err)
+		if l.Value != nil {
+			value = []byte(*l.Value)
 		}
 		out[*l.Partition] = append(out[*l.Partition], verifyRecord{key: key, value: value, offset: line})
 	}
@@ -414,24 +415,6 @@ func (v *verifier) isLiveVersion(topic string) bool {
 	}
 	_, err := strconv.ParseUint(n, 10, 32)
 	return err == nil
-}
-
-// fileBytes is the bytes a JSONL key or value stands for: a string's text, nothing for null,
-// else the JSON text itself.
-func fileBytes(raw json.RawMessage) ([]byte, error) {
-	raw = bytes.TrimSpace(raw)
-	switch {
-	case len(raw) == 0 || bytes.Equal(raw, []byte("null")):
-		return nil, nil
-	case raw[0] == '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, err
-		}
-		return []byte(s), nil
-	default:
-		return bytes.Clone(raw), nil
-	}
 }
 
 // Kinds of output record, by what identifies them.
