@@ -368,8 +368,8 @@ func (v *verifier) readFile(path string) (map[int32][]verifyRecord, error) {
 	var line int64
 	for sc.Scan() {
 		line++
-		text := bytes.TrimSpace(sc.Bytes())
-		if len(text) == 0 {
+		raw := bytes.TrimSpace(sc.Bytes())
+		if len(raw) == 0 {
 			continue
 		}
 		var l struct {
@@ -380,7 +380,7 @@ func (v *verifier) readFile(path string) (map[int32][]verifyRecord, error) {
 			Value       *string `json:"value"`
 			ValueBase64 []byte  `json:"value_base64"`
 		}
-		if err := json.Unmarshal(text, &l); err != nil {
+		if err := json.Unmarshal(raw, &l); err != nil {
 			return nil, fmt.Errorf("replay: verify: %s:%d: not a JSON object with topic, partition, key and value: %w", path, line, err)
 		}
 		if l.Partition == nil {
