@@ -38,10 +38,11 @@ type VerifyConfig struct {
 	// lines whose topic is Live or a version of it (<Live>.vN) are compared; the rest
 	// (alerts, late and dead-letter records) are ignored.
 	ReplayFile string
-	// From and To are the replayed input range per input partition: offsets [From[p],
-	// To[p]) of every input topic. To is required; a partition absent from From starts at
-	// offset 0. Live outputs are counted as extra only inside this range (see Verify).
-	From, To map[int32]int64
+	// From and To are the replayed input range, by input topic and partition: offsets
+	// [From[t][p], To[t][p]) (a replay plan's From and End). To is required; a partition
+	// absent from From starts at offset 0. Live outputs are counted as extra only inside this
+	// range (see Verify).
+	From, To map[string]map[int32]int64
 	// MinWindowEnd is the replay's warm-up bound (epoch ms): it writes no window that ends
 	// before it. Zero: no bound for a partition replayed from offset 0, else the earliest
 	// window end in the replay's output of that partition.
@@ -164,9 +165,11 @@ func (c *VerifyConfig) Validate() error {
 	if len(c.To) == 0 {
 		errs = append(errs, errors.New("no input range: To needs the end offset of every replayed partition"))
 	}
-	for p, to := range c.To {
-		if from := c.From[p]; from < 0 || to < from {
-			errs = append(errs, fmt.Errorf("partition %d: range [%d, %d) is not a range of offsets", p, from, to))
+	for t, ps := range c.To {
+		for p, to := range ps {
+			if from := c.From[t][p]; from < 0 || to < from {
+				errs = append(errs, fmt.Errorf("%s/%d: range [%d, %d) is not a range of offsets", t, p, from, to))
+			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -192,7 +195,8 @@ func (c *VerifyConfig) Validate() error {
 // are not compared). A replay record without a live match is missing. A live record without
 // a replay match is extra when it lies inside the replayed range:
 //
-//   - a sourced record: its source offset is within [From, To) of its source partition;
+//   - a sourced record: its source offset is within [From, To) of its source topic and
+//     partition;
 //   - a final window result: its watermark is at most the replay's last watermark W of the
 //     partition (the largest watermark among the replay's window results there, flushed
 //     ones aside), and its window ends at or after MinWindowEnd (see VerifyConfig). A
@@ -426,16 +430,17 @@ const (
 
 // verifyIdentity is what Verify knows of one output record.
 type verifyIdentity struct {
-	kind    int
-	id      string // the identity, without the occurrence number
-	show    string // the identity for people
-	srcPart int32  // kindSource: the source partition and offset
-	srcOff  int64
-	end     int64 // kindWindow: the window's end
-	wm      int64 // kindWindow: the watermark; set when hasWM
-	hasWM   bool
-	update  bool // kindWindow: an update, not a final result
-	flushed bool // kindWindow: written at the end of a replay's range
+	kind     int
+	id       string // the identity, without the occurrence number
+	show     string // the identity for people
+	srcTopic string // kindSource: the source topic, partition and offset
+	srcPart  int32
+	srcOff   int64
+	end      int64 // kindWindow: the window's end
+	wm       int64 // kindWindow: the watermark; set when hasWM
+	hasWM    bool
+	update   bool // kindWindow: an update, not a final result
+	flushed  bool // kindWindow: written at the end of a replay's range
 }
 
 // identify classifies a record by its key and value.
@@ -458,7 +463,8 @@ func identify(key, value []byte) verifyIdentity {
 			s := v.Source
 			return verifyIdentity{
 				kind: kindSource, id: fmt.Sprintf("s\x00%s\x00%d\x00%d", s.Topic, s.Partition, s.Offset),
-				show: fmt.Sprintf("source %s/%d/%d", s.Topic, s.Partition, s.Offset), srcPart: s.Partition, srcOff: s.Offset,
+				show:     fmt.Sprintf("source %s/%d/%d", s.Topic, s.Partition, s.Offset),
+				srcTopic: s.Topic, srcPart: s.Partition, srcOff: s.Offset,
 			}
 		case v.Window != nil:
 			id := verifyIdentity{kind: kindWindow, id: "w\x00" + string(key), show: "window " + string(key), end: v.Window.End, update: v.Emit == "update"}
@@ -496,8 +502,10 @@ func (v *verifier) compare(live, rep map[int32][]verifyRecord) VerifyResult {
 	for p := range rep {
 		parts[p] = true
 	}
-	for p := range v.cfg.To {
-		parts[p] = true
+	for _, ps := range v.cfg.To {
+		for p := range ps {
+			parts[p] = true
+		}
 	}
 	order := make([]int32, 0, len(parts))
 	for p := range parts {
@@ -591,7 +599,7 @@ func (v *verifier) comparePartition(p int32, live, rep []verifyRecord, show func
 	switch {
 	case v.cfg.MinWindowEnd != 0:
 		lowEnd = v.cfg.MinWindowEnd
-	case v.cfg.From[p] > 0:
+	case v.fromLater(p):
 		lowEnd = minEnd
 	}
 	for _, e := range liveAll {
@@ -612,8 +620,8 @@ func (v *verifier) comparePartition(p int32, live, rep []verifyRecord, show func
 func (v *verifier) inRange(id verifyIdentity, anyWM bool, lastWM, lowEnd int64) bool {
 	switch id.kind {
 	case kindSource:
-		to, ok := v.cfg.To[id.srcPart]
-		return ok && id.srcOff >= v.cfg.From[id.srcPart] && id.srcOff < to
+		to, ok := v.cfg.To[id.srcTopic][id.srcPart]
+		return ok && id.srcOff >= v.cfg.From[id.srcTopic][id.srcPart] && id.srcOff < to
 	case kindWindow:
 		if !anyWM || !id.hasWM || id.end < lowEnd {
 			return false
@@ -625,4 +633,15 @@ func (v *verifier) inRange(id verifyIdentity, anyWM bool, lastWM, lowEnd int64) 
 	default:
 		return false
 	}
+}
+
+// fromLater reports whether the replay of partition p of some input topic starts after offset
+// 0.
+func (v *verifier) fromLater(p int32) bool {
+	for _, ps := range v.cfg.From {
+		if ps[p] > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -16,6 +16,15 @@ import (
 	"github.com/kappa-stream/kappa/internal/kafkatest"
 )
 
+// verifyIn is a range of the input topic "in" of verifyScore.
+func verifyIn(ps ...int64) map[string]map[int32]int64 {
+	m := map[int32]int64{}
+	for i := 0; i+1 < len(ps); i += 2 {
+		m[int32(ps[i])] = ps[i+1]
+	}
+	return map[string]map[int32]int64{"in": m}
+}
+
 // verifyRec is a synthetic output record: partition, key and value.
 type verifyRec struct {
 	p          int32
@@ -30,6 +39,12 @@ func verifyScore(p int32, off int64, score string) verifyRec {
 		`{"key":%q,"event_time":%d,"score":%s,"model_name":"fraud","model_version":"sha256:0a1b",`+
 			`"features":{"amount":12.5},"source":{"topic":"in","partition":%d,"offset":%d}}`,
 		key, 1767225600000+off, score, p, off)}
+}
+
+// verifyOtherTopic moves a score output's source to the input topic "other".
+func verifyOtherTopic(r verifyRec) verifyRec {
+	r.value = strings.Replace(r.value, `"source":{"topic":"in"`, `"source":{"topic":"other"`, 1)
+	return r
 }
 
 // verifyWindow is a final window result of card key over [start, end) written at watermark wm.
@@ -95,52 +110,53 @@ func TestVerifyCounts(t *testing.T) {
 		name         string
 		live, replay []verifyRec
 		liveAborted  []verifyRec // in an aborted transaction at the end of the live topic
-		from, to     map[int32]int64
+		from, to     map[string]map[int32]int64
 		want         VerifyCounts
 		ok           bool
 	}{{
 		name:   "identical scores and windows on two partitions",
 		live:   []verifyRec{verifyScore(0, 0, "0.1"), verifyScore(1, 0, "0.2"), w(0, k, 0, 10, 12, 3), verifyScore(0, 1, "0.3")},
 		replay: []verifyRec{verifyScore(0, 0, "0.1"), w(0, k, 0, 10, 12, 3), verifyScore(0, 1, "0.3"), verifyScore(1, 0, "0.2")},
-		to:     map[int32]int64{0: 2, 1: 1},
+		to:     verifyIn(0, 2, 1, 1),
 		want:   VerifyCounts{Identical: 4},
 		ok:     true,
 	}, {
 		name:   "different: same source, other score",
 		live:   []verifyRec{verifyScore(0, 0, "0.1"), verifyScore(0, 1, "0.5")},
 		replay: []verifyRec{verifyScore(0, 0, "0.1"), verifyScore(0, 1, "0.6")},
-		to:     map[int32]int64{0: 2},
+		to:     verifyIn(0, 2),
 		want:   VerifyCounts{Identical: 1, Different: 1},
 	}, {
 		name:   "different: same window, other aggregate",
 		live:   []verifyRec{w(0, k, 0, 10, 12, 3)},
 		replay: []verifyRec{w(0, k, 0, 10, 12, 4)},
-		to:     map[int32]int64{0: 5},
+		to:     verifyIn(0, 5),
 		want:   VerifyCounts{Different: 1},
 	}, {
 		name:   "missing: in the replay only",
 		live:   []verifyRec{verifyScore(0, 0, "0.1")},
 		replay: []verifyRec{verifyScore(0, 0, "0.1"), verifyScore(0, 1, "0.1"), w(0, k, 0, 10, 12, 3), {p: 0, key: "x", value: "other"}},
-		to:     map[int32]int64{0: 2},
+		to:     verifyIn(0, 2),
 		want:   VerifyCounts{Identical: 1, Missing: 3},
 	}, {
 		name:   "missing: a live duplicate does not stand in for a second replay record",
 		live:   []verifyRec{{p: 0, key: "x", value: "v"}},
 		replay: []verifyRec{{p: 0, key: "x", value: "v"}, {p: 0, key: "x", value: "v"}},
-		to:     map[int32]int64{0: 1},
+		to:     verifyIn(0, 1),
 		want:   VerifyCounts{Identical: 1, Missing: 1},
 	}, {
 		name: "extra: sourced inside the range counts, outside does not",
 		live: []verifyRec{
 			verifyScore(0, 4, "0.1"), // before From
 			verifyScore(0, 5, "0.1"),
-			verifyScore(0, 6, "0.1"), // inside, not replayed
-			verifyScore(0, 7, "0.1"), // at To: outside
-			verifyScore(1, 0, "0.1"), // partition 1 was not replayed
+			verifyScore(0, 6, "0.1"),                   // inside, not replayed
+			verifyScore(0, 7, "0.1"),                   // at To: outside
+			verifyScore(1, 0, "0.1"),                   // partition 1 was not replayed
+			verifyOtherTopic(verifyScore(0, 6, "0.1")), // another input topic was not replayed
 		},
 		replay: []verifyRec{verifyScore(0, 5, "0.1")},
-		from:   map[int32]int64{0: 5},
-		to:     map[int32]int64{0: 7},
+		from:   verifyIn(0, 5),
+		to:     verifyIn(0, 7),
 		want:   VerifyCounts{Identical: 1, Extra: 1},
 	}, {
 		name: "extra: windows the live run closed at or below the replay's last watermark",
@@ -157,27 +173,27 @@ func TestVerifyCounts(t *testing.T) {
 			w(0, k, 4, 14, eoi, 2),
 			w(0, "card-3", 2, 12, eoi, 2),
 		},
-		to:   map[int32]int64{0: 100},
+		to:   verifyIn(0, 100),
 		want: VerifyCounts{Identical: 1, Missing: 1, Extra: 2, Flushed: 2},
 	}, {
 		name:   "extra: updates count below the last watermark only",
 		live:   []verifyRec{verifyUpdate(0, k, 0, 10, 5, 1), verifyUpdate(0, k, 0, 10, 8, 2), verifyUpdate(0, k, 0, 10, 9, 3), verifyUpdate(0, k, 0, 10, 9, 4)},
 		replay: []verifyRec{verifyUpdate(0, k, 0, 10, 5, 1), verifyUpdate(0, "card-2", 0, 10, 9, 1)},
-		to:     map[int32]int64{0: 100},
+		to:     verifyIn(0, 100),
 		want:   VerifyCounts{Identical: 1, Missing: 1, Extra: 1},
 	}, {
 		name:   "extra: windows ending before the warm-up bound do not count",
 		live:   []verifyRec{w(0, k, 0, 10, 12, 3), w(0, k, 10, 20, 22, 3), w(0, k, 20, 30, 32, 3)},
 		replay: []verifyRec{w(0, k, 20, 30, 32, 3), w(0, k, 30, 40, eoi, 1)},
-		from:   map[int32]int64{0: 50},
-		to:     map[int32]int64{0: 100},
+		from:   verifyIn(0, 50),
+		to:     verifyIn(0, 100),
 		want:   VerifyCounts{Identical: 1, Flushed: 1},
 		ok:     true,
 	}, {
 		name:   "flushed: not compared, even when live differs",
 		live:   []verifyRec{verifyScore(0, 0, "0.1"), w(0, k, 0, 10, 15, 9)},
 		replay: []verifyRec{verifyScore(0, 0, "0.1"), w(0, k, 0, 10, eoi, 3)},
-		to:     map[int32]int64{0: 1},
+		to:     verifyIn(0, 1),
 		want:   VerifyCounts{Identical: 1, Flushed: 1},
 		ok:     true,
 	}, {
@@ -185,19 +201,19 @@ func TestVerifyCounts(t *testing.T) {
 		live:        []verifyRec{verifyScore(0, 0, "0.1")},
 		liveAborted: []verifyRec{verifyScore(0, 0, "0.9"), verifyScore(0, 1, "0.9")},
 		replay:      []verifyRec{verifyScore(0, 0, "0.1")},
-		to:          map[int32]int64{0: 2},
+		to:          verifyIn(0, 2),
 		want:        VerifyCounts{Identical: 1, Extra: 0},
 		ok:          true,
 	}, {
 		name:   "tombstones match by window key",
 		live:   []verifyRec{{p: 0, key: `{"key":"card-1","start":0,"end":10}`, null: true}},
 		replay: []verifyRec{{p: 0, key: `{"key":"card-1","start":0,"end":10}`, null: true}},
-		to:     map[int32]int64{0: 1},
+		to:     verifyIn(0, 1),
 		want:   VerifyCounts{Identical: 1},
 		ok:     true,
 	}, {
 		name: "nothing identical is not a match",
-		to:   map[int32]int64{0: 1},
+		to:   verifyIn(0, 1),
 		want: VerifyCounts{},
 	}}
 	b := kafkatest.NewInProcess(t)
@@ -249,7 +265,7 @@ func TestVerifyFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Verify(t.Context(), VerifyConfig{Brokers: b.Addrs, Live: live, ReplayFile: path, To: map[int32]int64{0: 1, 1: 1}})
+	res, err := Verify(t.Context(), VerifyConfig{Brokers: b.Addrs, Live: live, ReplayFile: path, To: verifyIn(0, 1, 1, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +277,7 @@ func TestVerifyFile(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(lines[0]+"\nnot json\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Verify(t.Context(), VerifyConfig{Brokers: b.Addrs, Live: live, ReplayFile: bad, To: map[int32]int64{0: 1}})
+	_, err = Verify(t.Context(), VerifyConfig{Brokers: b.Addrs, Live: live, ReplayFile: bad, To: verifyIn(0, 1)})
 	if err == nil || !strings.Contains(err.Error(), "bad.jsonl:2:") {
 		t.Fatalf("got error %v, want one naming bad.jsonl:2", err)
 	}
@@ -273,7 +289,7 @@ func TestVerifyPrint(t *testing.T) {
 	live, rep := b.CreateTopic(1, nil), b.CreateTopic(1, nil)
 	verifyProduce(t, b, live, "commit", verifyScore(0, 0, "0.5"), verifyScore(0, 1, "0.5"))
 	verifyProduce(t, b, rep, "", verifyScore(0, 0, "0.6"), verifyScore(0, 2, "0.5"))
-	res, err := Verify(t.Context(), VerifyConfig{Brokers: b.Addrs, Live: live, Replay: rep, To: map[int32]int64{0: 3}})
+	res, err := Verify(t.Context(), VerifyConfig{Brokers: b.Addrs, Live: live, Replay: rep, To: verifyIn(0, 3)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +314,7 @@ func TestVerifyPrint(t *testing.T) {
 
 // TestVerifyConfigValidate names what is wrong with a configuration.
 func TestVerifyConfigValidate(t *testing.T) {
-	ok := VerifyConfig{Brokers: []string{"b:9092"}, Live: "out", Replay: "out.v2", To: map[int32]int64{0: 10}}
+	ok := VerifyConfig{Brokers: []string{"b:9092"}, Live: "out", Replay: "out.v2", To: verifyIn(0, 10)}
 	tests := []struct {
 		name string
 		edit func(*VerifyConfig)
@@ -311,7 +327,7 @@ func TestVerifyConfigValidate(t *testing.T) {
 		{"neither", func(c *VerifyConfig) { c.Replay = "" }, "exactly one of Replay"},
 		{"replay is live", func(c *VerifyConfig) { c.Replay = "out" }, "is the live topic"},
 		{"no range", func(c *VerifyConfig) { c.To = nil }, "no input range"},
-		{"backwards range", func(c *VerifyConfig) { c.From = map[int32]int64{0: 11} }, "partition 0: range [11, 10)"},
+		{"backwards range", func(c *VerifyConfig) { c.From = verifyIn(0, 11) }, "in/0: range [11, 10)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -332,7 +348,7 @@ func TestVerifyConfigValidate(t *testing.T) {
 func TestVerifyMissingTopic(t *testing.T) {
 	b := kafkatest.NewInProcess(t)
 	live := b.CreateTopic(1, nil)
-	_, err := Verify(t.Context(), VerifyConfig{Brokers: b.Addrs, Live: live, Replay: live + ".v9", To: map[int32]int64{0: 1}})
+	_, err := Verify(t.Context(), VerifyConfig{Brokers: b.Addrs, Live: live, Replay: live + ".v9", To: verifyIn(0, 1)})
 	if err == nil || !strings.Contains(err.Error(), live+".v9 does not exist") {
 		t.Fatalf("got %v, want an error saying %s.v9 does not exist", err, live)
 	}
@@ -345,7 +361,7 @@ func ExampleVerify() {
 		Brokers: []string{"localhost:9092"},
 		Live:    "scores",
 		Replay:  "scores.v2",
-		To:      map[int32]int64{0: 1000, 1: 1000},
+		To:      verifyIn(0, 1000, 1, 1000),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
