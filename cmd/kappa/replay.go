@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kappa-stream/kappa/internal/kafkaconf"
 	"github.com/kappa-stream/kappa/pipeline"
 	"github.com/kappa-stream/kappa/replay"
 )
@@ -34,6 +35,8 @@ type replayFlags struct {
 	batchInterval    time.Duration
 	progressInterval time.Duration
 	logLevel         string
+	verify           string
+	kafka            kafkaconf.Config
 }
 
 func (f *replayFlags) register(fs *flag.FlagSet) {
@@ -52,18 +55,27 @@ func (f *replayFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.batchInterval, "batch-interval", replay.DefaultBatchInterval, "how often outputs are flushed (the replay's commit interval)")
 	fs.DurationVar(&f.progressInterval, "progress-interval", replay.DefaultProgressInterval, "interval of progress lines when stderr is not a terminal")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	fs.StringVar(&f.verify, "verify", "", "after the replay, compare its output with this live output topic over the same input range; print verify: identical=N different=N missing=N extra=N flushed=N and fail unless only identical (and flushed) are non-zero")
+	f.kafka.RegisterFlags(fs)
 }
 
-// replayKafkaOpts are the Kafka connection options of a replay: the seam where TLS and SASL
-// options join the seed brokers.
+// replayKafkaOpts are the Kafka connection options of a replay: the seed brokers and the
+// --kafka-* TLS and SASL settings, as `kappa run` uses them.
 func replayKafkaOpts(f replayFlags) ([]kgo.Opt, error) {
-	return []kgo.Opt{kgo.SeedBrokers(strings.Split(f.brokers, ",")...)}, nil
+	sec, err := f.kafka.Opts()
+	if err != nil {
+		return nil, err
+	}
+	return append([]kgo.Opt{kgo.SeedBrokers(strings.Split(f.brokers, ",")...)}, sec...), nil
 }
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("replay", stderr)
 	var f replayFlags
 	f.register(fs)
+	if err := kafkaconf.RejectPasswordFlag(args); err != nil {
+		return usageError{err.Error()}
+	}
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -90,7 +102,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var modelsWG sync.WaitGroup
 	modelsCtx, stopModels := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() { stopModels(); modelsWG.Wait() }()
-	cfg.Model, cfg.Shadow, err = startModels(modelsCtx, def, strings.Split(f.brokers, ","), prometheus.NewRegistry(), log, &modelsWG)
+	cfg.Model, cfg.Shadow, err = startModels(modelsCtx, def, cfg.Kafka, prometheus.NewRegistry(), log, &modelsWG)
 	if err != nil {
 		return err
 	}
@@ -100,6 +112,41 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintln(stdout, sum)
+	if f.verify == "" {
+		return nil
+	}
+	return verifyReplay(ctx, f, cfg, sum, stdout)
+}
+
+// verifyReplay compares the replay's output with the live output topic over the replayed
+// input range and prints the verify line; it fails unless the two agree.
+func verifyReplay(ctx context.Context, f replayFlags, cfg replay.Config, sum *replay.Summary, stdout io.Writer) error {
+	vc := replay.VerifyConfig{
+		Brokers:      strings.Split(f.brokers, ","),
+		ClientOpts:   cfg.Kafka,
+		Live:         f.verify,
+		ReplayFile:   cfg.OutputFile,
+		From:         map[string]map[int32]int64{},
+		To:           map[string]map[int32]int64{},
+		MinWindowEnd: sum.Plan.MinWindowEnd,
+	}
+	if cfg.OutputVersion > 0 {
+		vc.Replay = replay.VersionedTopic(cfg.Definition.Output.Topic, cfg.OutputVersion)
+	}
+	for _, pp := range sum.Plan.Partitions {
+		if vc.From[pp.Topic] == nil {
+			vc.From[pp.Topic], vc.To[pp.Topic] = map[int32]int64{}, map[int32]int64{}
+		}
+		vc.From[pp.Topic][pp.Partition], vc.To[pp.Topic][pp.Partition] = pp.From, pp.End
+	}
+	res, err := replay.Verify(ctx, vc)
+	if err != nil {
+		return fmt.Errorf("replay: verify: %w", err)
+	}
+	res.Print(stdout)
+	if !res.OK() {
+		return fmt.Errorf("replay: the replay's output differs from %s over the same input (see above)", f.verify)
+	}
 	return nil
 }
 

@@ -152,8 +152,16 @@ func (f *fleet) stop(id string) time.Time {
 // terminate sends p SIGTERM and requires a clean exit within 45s, the bound a pod's
 // termination grace period would give it; then it kills p.
 func (f *fleet) terminate(p *proc) {
-	p.stopped.Store(true)
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	// One SIGTERM per process: a second one, from stopAll racing a fault's stop, would kill
+	// a process that has already finished its graceful shutdown and removed its handler,
+	// which looks like a crash.
+	if p.stopped.CompareAndSwap(false, true) {
+		// A process killed by SIGTERM before it installed its handler (in its first
+		// milliseconds) dies of the signal, as any program would; wait until it serves its
+		// admin port, so that the test stops it the way a rolling restart does.
+		waitServing(p, 15*time.Second)
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
 	select {
 	case <-p.exited:
 		if p.err != nil {
@@ -163,6 +171,24 @@ func (f *fleet) terminate(p *proc) {
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
 		<-p.exited
 		f.fail("instance %s did not stop within 45s of SIGTERM; see %s", p.id, p.log.Name())
+	}
+}
+
+// waitServing waits until p answers on its admin port, or exits, or timeout passes.
+func waitServing(p *proc, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.exited:
+			return
+		default:
+		}
+		resp, err := http.Get("http://" + p.admin + "/healthz")
+		if err == nil {
+			_ = resp.Body.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -226,7 +252,9 @@ func (f *fleet) stopAll() {
 		select {
 		case <-p.exited:
 		default:
-			ids = append(ids, id)
+			if !p.stopped.Load() { // a fault is stopping it already
+				ids = append(ids, id)
+			}
 		}
 	}
 	f.mu.Unlock()
