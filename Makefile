@@ -61,6 +61,20 @@ test-eos: ## T1 (kill -9), T2 (rebalance) and T9 (windows under kill -9) with 3 
 		KAPPA_EOS_RECORDS=$(EOS_RECORDS) KAPPA_EOS_KILLS=$(EOS_KILLS) KAPPA_EOS_DURATION=$(EOS_DURATION) \
 		$(GO) test -json -count=1 -timeout 40m -run '^TestEOS' ./internal/eostest | $(REPORT)
 
+# The size of `make test-replay`; .ci/run passes smaller ones.
+REPLAY_RECORDS ?= 100000
+REPLAY_KILLS ?= 6
+REPLAY_DURATION ?= 60s
+
+.PHONY: test-replay
+test-replay: ## T10: a live run under kill -9, then kappa replay of the same range and kappa replay --verify, against KAFKA_BROKERS; prints the verify lines
+	@if [ -z "$(KAFKA_BROKERS)" ]; then \
+		echo "test-replay: no broker: run 'make kafka-up' first or set KAFKA_BROKERS=host:port" >&2; exit 1; fi
+	@echo "test-replay: KAFKA_BROKERS=$(KAFKA_BROKERS) records=$(REPLAY_RECORDS) kills=$(REPLAY_KILLS) duration=$(REPLAY_DURATION)"
+	KAFKA_BROKERS=$(KAFKA_BROKERS) KAPPA_REQUIRE_REAL_KAFKA=1 \
+		KAPPA_EOS_RECORDS=$(REPLAY_RECORDS) KAPPA_EOS_KILLS=$(REPLAY_KILLS) KAPPA_EOS_DURATION=$(REPLAY_DURATION) \
+		$(GO) test -json -count=1 -timeout 30m -run '^TestReplayDeterminism$$' ./internal/eostest | $(REPORT)
+
 .PHONY: test-state
 test-state: ## 10 million records through a partition's window state on disk; prints the state figures (flat once windows close)
 	KAPPA_STATE_RECORDS=10000000 $(GO) test -count=1 -v -timeout 20m -run '^TestWindowStateBounded$$' ./processor | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|state:'
