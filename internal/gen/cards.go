@@ -409,6 +409,21 @@ func KindName(kind int) string {
 	return PoisonKinds[kind-len(BadKinds)]
 }
 
+// notJSONObject are the kinds whose value is not a UTF-8 JSON object.
+var notJSONObject = map[string]bool{
+	"truncated-json": true, "amount-nan": true, "not-object": true, "empty-value": true, "invalid-utf8": true,
+	"amount-infinity": true, "deep-nesting": true, "byte-order-mark": true,
+}
+
+// KindReason returns the reason class of the dead letter of a kind that BadKind returns:
+// "decode" for a value that is not a UTF-8 JSON object, else "schema".
+func KindReason(kind int) string {
+	if notJSONObject[KindName(kind)] {
+		return "decode"
+	}
+	return "schema"
+}
+
 // BadKind returns the index of malformed record i's kind, in BadKinds and then (with
 // Poison) PoisonKinds, or -1 when record i is well-formed.
 func (c *Cards) BadKind(i int64) int {
