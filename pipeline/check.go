@@ -33,6 +33,8 @@ func check(d *Definition, r reporter) {
 
 	checkOperators(d, r)
 
+	checkOnError(d, r)
+
 	checkTopic(d, r, "output.topic", d.Output.Topic, "add the output topic, e.g. topic: card-totals")
 	if t := d.Output.Topic; t != "" {
 		for _, in := range d.Input.Topics {
@@ -100,6 +102,8 @@ func checkInput(d *Definition, r reporter) {
 	default:
 		r.invalid("input.event_time.format", fmt.Sprintf("%q is not a time format; use rfc3339 or epoch_millis", in.EventTime.Format))
 	}
+
+	checkSchema(d, r)
 
 	switch {
 	case in.MaxOutOfOrderness < 0:

@@ -16,6 +16,9 @@ type Definition struct {
 	Operators []Operator
 	// Output is where results go.
 	Output Output
+	// OnError says what to do with records that cannot be processed, by reason class.
+	// The zero value sends them all to the dead-letter (or late) topic.
+	OnError OnError
 	// ExactlyOnce commits outputs, state and input offsets in one Kafka transaction. The
 	// file default is true; the Go zero value is false, so set it explicitly in Go.
 	ExactlyOnce bool
@@ -43,6 +46,10 @@ type Input struct {
 	// default 0. With a window operator, a whole number of milliseconds: it is the
 	// windows' allowed out-of-orderness.
 	MaxOutOfOrderness time.Duration
+	// Schema are the rules the fields of every record must keep, in the order they are
+	// checked (the order of the file): the first rule a record breaks is its error.
+	// Optional. See FieldRule.
+	Schema []FieldRule
 }
 
 // EventTime says where a record's event time is and how it is written.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -68,6 +69,52 @@ func FuzzParse(f *testing.F) {
 		_, again := Parse("f.yaml", data)
 		if !reflect.DeepEqual(err, again) {
 			t.Errorf("Parse twice: got\n%v\nthen\n%v\nwant the same", err, again)
+		}
+	})
+}
+
+// FuzzRules checks the schema and on_error sections: no input makes Parse or the rule
+// checker panic, a definition Parse accepts re-validates clean and has compilable patterns,
+// and problems are well-formed and placed in the file.
+func FuzzRules(f *testing.F) {
+	f.Add("    schema:\n      amount: {type: float, required: true, min: 0, max: 100000}\n      card_id: {type: string, pattern: '^card-[0-9]+$', max_length: 32}\n", "")
+	f.Add("    schema:\n      c: {type: string, allowed: [EUR, USD, 1, true, [x]]}\n      n: {type: int, allowed: [1.5, 2], min: 3, max: 1}\n", "on_error: {decode: skip, schema: fail, late: dlq}\n")
+	f.Add("    schema:\n      p: {type: string, pattern: '(?P<x>a'}\n      q: {type: integer, max_length: -1}\n      '': {}\n      a.b: x\n", "on_error: {late: fail}\n")
+	f.Add("    schema: {t: {type: timestamp, allowed: [1], min: .nan}, b: {type: bool, allowed: [yes, no]}}\n", "on_error: [dlq]\n")
+	f.Add("    schema:\n      x: &r {type: float, max: .inf}\n      y: *r\n      z: {<<: *r}\n", "on_error: {decode: !!int 1}\n")
+	f.Fuzz(func(t *testing.T, schema, onError string) {
+		data := []byte(withSchema(schema))
+		if onError != "" {
+			data = append(data, onError...)
+		}
+		d, err := Parse("f.yaml", data)
+		if err == nil {
+			if err := d.Validate(); err != nil {
+				t.Fatalf("Validate of a definition Parse accepted: got\n%v\nwant nil", err)
+			}
+			for _, r := range d.Input.Schema {
+				if r.Pattern != "" {
+					if _, err := regexp.Compile(r.Pattern); err != nil {
+						t.Fatalf("Parse accepted pattern %q, which does not compile: %v", r.Pattern, err)
+					}
+				}
+				if r.Min != nil && r.Max != nil && *r.Min > *r.Max {
+					t.Fatalf("Parse accepted min %v above max %v", *r.Min, *r.Max)
+				}
+			}
+			return
+		}
+		var ps Problems
+		if !errors.As(err, &ps) || len(ps) == 0 {
+			t.Fatalf("Parse: got error %v (%T), want non-empty Problems", err, err)
+		}
+		for i, p := range ps {
+			if p.File != "f.yaml" || p.Msg == "" || p.Line < 0 || p.Column < 0 {
+				t.Errorf("problem %d: got %+v, want File f.yaml, a message and no negative position", i, p)
+			}
+			if strings.ContainsAny(p.String(), "\r\n") {
+				t.Errorf("problem %d: got %q, want one line", i, p.String())
+			}
 		}
 	})
 }

@@ -20,8 +20,8 @@ import (
 // The fields of each mapping of the file, in documentation order. The fields of operator
 // kinds are in their entries of kinds.
 var (
-	definitionFields = []string{"name", "input", "operators", "output", "exactly_once", "commit_interval", "state_dir"}
-	inputFields      = []string{"topics", "format", "key_field", "event_time", "max_out_of_orderness"}
+	definitionFields = []string{"name", "input", "operators", "output", "on_error", "exactly_once", "commit_interval", "state_dir"}
+	inputFields      = []string{"topics", "format", "key_field", "event_time", "max_out_of_orderness", "schema"}
 	eventTimeFields  = []string{"field", "format"}
 	outputFields     = []string{"topic"}
 )
@@ -36,6 +36,7 @@ var sections = []struct {
 	{"input", inputFields},
 	{"input.event_time", eventTimeFields},
 	{"output", outputFields},
+	{"on_error", onErrorFields},
 }
 
 // sectionHints say what a mapping needs when it is missing or empty as a whole; the
@@ -44,6 +45,7 @@ var sectionHints = map[string]string{
 	"input":            "it needs topics, format, key_field and event_time",
 	"input.event_time": "it needs field and format, e.g. event_time: {field: ts, format: epoch_millis}",
 	"output":           "it needs topic, e.g. output: {topic: card-totals}",
+	"on_error":         "set a policy (dlq, skip or fail) per reason, e.g. on_error: {schema: skip}, or remove it for dlq everywhere",
 }
 
 // Load reads and parses the pipeline file at path; see Parse. Relative model file paths
@@ -264,6 +266,9 @@ func (p *parser) definition(root *yaml.Node) *Definition {
 			d.Output.Topic = p.str(n, "output.topic")
 		}
 	}
+	if n, ok := f["on_error"]; ok {
+		p.onError(n, &d.OnError)
+	}
 	if n, ok := f["exactly_once"]; ok && p.given(n, "exactly_once", "true") {
 		if b, ok := p.boolean(n, "exactly_once"); ok {
 			d.ExactlyOnce = b
@@ -309,6 +314,9 @@ func (p *parser) input(n *yaml.Node, in *Input) {
 		if v, ok := p.duration(n, "input.max_out_of_orderness"); ok {
 			in.MaxOutOfOrderness = v
 		}
+	}
+	if n, ok := f["schema"]; ok {
+		in.Schema = p.schema(n, "input.schema")
 	}
 }
 
@@ -594,6 +602,17 @@ var aliases = map[string]string{
 	"min_score":        "threshold",
 	"challenger":       "shadow",
 	"candidate":        "shadow",
+	"minimum":          "min",
+	"maximum":          "max",
+	"regex":            "pattern",
+	"regexp":           "pattern",
+	"enum":             "allowed",
+	"values":           "allowed",
+	"one_of":           "allowed",
+	"max_len":          "max_length",
+	"maxlength":        "max_length",
+	"optional":         "required",
+	"nullable":         "required",
 }
 
 // given reports an optional field written with no value, which is more likely an
@@ -788,6 +807,9 @@ var (
 func sectionHint(path string) string {
 	if h, ok := sectionHints[path]; ok {
 		return h
+	}
+	if strings.HasPrefix(path, "input.schema") && path != "input.schema" {
+		return ruleNeeds
 	}
 	if m := kindPath.FindStringSubmatch(path); m != nil {
 		if k := kindNamed(m[1]); k != nil {

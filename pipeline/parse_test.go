@@ -223,7 +223,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "not a mapping",
 			yaml: func(*testing.T) string { return "- name: card-totals\n" },
-			want: []string{"p.yaml:1:1: a pipeline file is a mapping of fields (name, input, operators, output, exactly_once, commit_interval, state_dir); got a list"},
+			want: []string{"p.yaml:1:1: a pipeline file is a mapping of fields (name, input, operators, output, on_error, exactly_once, commit_interval, state_dir); got a list"},
 		},
 		{
 			name: "syntax error",
@@ -270,7 +270,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "unknown field, nothing close",
 			yaml: func(*testing.T) string { return base + "parallelism: 4\n" },
-			want: []string{"p.yaml:14:1: parallelism: unknown field; the fields at the top level are name, input, operators, output, exactly_once, commit_interval and state_dir"},
+			want: []string{"p.yaml:14:1: parallelism: unknown field; the fields at the top level are name, input, operators, output, on_error, exactly_once, commit_interval and state_dir"},
 		},
 		{
 			name: "unknown field in event_time",
@@ -328,7 +328,7 @@ func TestParseProblems(t *testing.T) {
 			name: "merge key",
 			yaml: func(*testing.T) string { return "defaults: &d {exactly_once: true}\n" + base + "<<: *d\n" },
 			want: []string{
-				"p.yaml:1:1: defaults: unknown field; the fields at the top level are name, input, operators, output, exactly_once, commit_interval and state_dir",
+				"p.yaml:1:1: defaults: unknown field; the fields at the top level are name, input, operators, output, on_error, exactly_once, commit_interval and state_dir",
 				"p.yaml:15:1: merge keys (<<) are not supported; write the fields out in full",
 			},
 		},
@@ -340,7 +340,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "odd key in a path",
 			yaml: func(*testing.T) string { return base + "\"a b\": 1\n" },
-			want: []string{`p.yaml:14:1: ["a b"]: unknown field; the fields at the top level are name, input, operators, output, exactly_once, commit_interval and state_dir`},
+			want: []string{`p.yaml:14:1: ["a b"]: unknown field; the fields at the top level are name, input, operators, output, on_error, exactly_once, commit_interval and state_dir`},
 		},
 
 		// Types.

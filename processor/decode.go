@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/kappa-stream/kappa/model"
 	"github.com/kappa-stream/kappa/pipeline"
 	"github.com/kappa-stream/kappa/windows"
 )
@@ -19,14 +20,16 @@ import (
 const (
 	ReasonDecode = "decode" // the value is not a JSON object
 	ReasonSchema = "schema" // a field is missing or has the wrong type or an invalid value
+	ReasonLate   = "late"   // every window of the record had closed (window pipelines)
 )
 
 // DecodeError says why a record could not be decoded: its class, the field and what was
 // wrong.
 type DecodeError struct {
 	Reason string // ReasonDecode or ReasonSchema
-	Field  string // empty for ReasonDecode
-	Msg    string
+	Field  string // empty for ReasonDecode; for ReasonSchema, the field whose rule broke
+	// Msg says what was wrong, naming the rule broken: "1e9 is above max 100000".
+	Msg string
 }
 
 func (e *DecodeError) Error() string {
@@ -35,6 +38,26 @@ func (e *DecodeError) Error() string {
 	}
 	return fmt.Sprintf("%s: field %q: %s", e.Reason, e.Field, e.Msg)
 }
+
+// RecordError stops the processor at a record that it cannot process and whose reason
+// class has the fail policy (pipeline.OnError). Run returns it after aborting the open
+// transaction, so the group's committed offset stays before the record: a restart resumes
+// at it.
+type RecordError struct {
+	Position model.Position // the record's topic, partition and offset
+	Group    string         // the pipeline's consumer group
+	Err      *DecodeError   // why it could not be processed
+}
+
+func (e *RecordError) Error() string {
+	return fmt.Sprintf("processor: stopped at input record %s: %v; on_error.%s is fail, so its transaction was aborted "+
+		"and group %q resumes at this record on restart: to go on, set on_error.%s to dlq or skip, or move the group past it "+
+		"(kafka-consumer-groups --group %s --topic %s:%d --reset-offsets --to-offset %d --execute), then restart",
+		e.Position, e.Err, e.Err.Reason, e.Group, e.Err.Reason, e.Group, e.Position.Topic, e.Position.Partition, e.Position.Offset+1)
+}
+
+// Unwrap returns the DecodeError.
+func (e *RecordError) Unwrap() error { return e.Err }
 
 // event is a decoded input record: the fields the pipeline uses.
 type event struct {
@@ -60,9 +83,11 @@ type decoder struct {
 	timeField  string
 	timeFormat pipeline.TimeFormat
 	fields     []field
+	rules      []rule // the schema, in order
 
-	raws   [][]byte // scratch: the raw values of fields
-	values []windows.Value
+	raws     [][]byte // scratch: the raw values of fields
+	ruleRaws [][]byte // scratch: the raw values of the rules' fields
+	values   []windows.Value
 }
 
 func newDecoder(def *pipeline.Definition, fields ...field) *decoder {
@@ -71,6 +96,8 @@ func newDecoder(def *pipeline.Definition, fields ...field) *decoder {
 		timeField:  def.Input.EventTime.Field,
 		timeFormat: def.Input.EventTime.Format,
 		fields:     fields,
+		rules:      compileRules(def.Input.Schema),
+		ruleRaws:   make([][]byte, len(def.Input.Schema)),
 		raws:       make([][]byte, len(fields)),
 		values:     make([]windows.Value, len(fields)),
 	}
@@ -96,7 +123,13 @@ func (d *decoder) decode(value []byte) (event, error) {
 	}
 	var rawKey, rawTime []byte
 	clear(d.raws)
+	clear(d.ruleRaws)
 	err := scanObject(value, func(name, raw []byte) {
+		for i := range d.rules {
+			if string(name) == d.rules[i].name {
+				d.ruleRaws[i] = raw
+			}
+		}
 		switch string(name) {
 		case d.keyField:
 			rawKey = raw
@@ -111,6 +144,11 @@ func (d *decoder) decode(value []byte) (event, error) {
 	})
 	if err != nil {
 		return ev, err
+	}
+	for i := range d.rules {
+		if err := d.rules[i].check(d.ruleRaws[i]); err != nil {
+			return ev, err
+		}
 	}
 
 	if ev.key, err = keyBytes(d.keyField, rawKey); err != nil {
@@ -190,7 +228,7 @@ func (d *decoder) eventMillis(raw []byte) (int64, error) {
 		}
 		v, err := strconv.ParseInt(string(raw), 10, 64)
 		if err != nil {
-			return 0, schemaErr(field, "%s is not an integer number of epoch milliseconds", raw)
+			return 0, schemaErr(field, "%s is not an integer number of epoch milliseconds", shortRaw(raw))
 		}
 		ms = v
 	case pipeline.TimeRFC3339:
@@ -203,7 +241,7 @@ func (d *decoder) eventMillis(raw []byte) (int64, error) {
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return 0, schemaErr(field, "%q is not an RFC 3339 time", s)
+			return 0, schemaErr(field, "%s is not an RFC 3339 time", shortQuote([]byte(s)))
 		}
 		ms = t.UnixMilli()
 	default:
@@ -224,7 +262,7 @@ func number(field string, raw []byte) (float64, error) {
 	}
 	v, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, schemaErr(field, "%s is out of range for a float64", raw)
+		return 0, schemaErr(field, "%s is out of range for a float64", shortRaw(raw))
 	}
 	return v, nil
 }

@@ -12,6 +12,7 @@ type metrics struct {
 	recordsIn     *prometheus.CounterVec
 	recordsOut    *prometheus.CounterVec
 	deadLetters   *prometheus.CounterVec
+	skipped       *prometheus.CounterVec
 	late          *prometheus.CounterVec
 	predictions   prometheus.Counter
 	alerts        prometheus.Counter
@@ -43,6 +44,10 @@ func newMetrics(reg prometheus.Registerer, store *state.Store) (*metrics, error)
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kappa_processor_dead_letters_total",
 			Help: "Input records sent to the dead-letter topic, by reason class.",
+		}, []string{"reason"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kappa_processor_skipped_records_total",
+			Help: "Input records dropped by the skip policy of on_error, by reason class: decode, schema or late.",
 		}, []string{"reason"}),
 		late: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kappa_processor_late_records_total",
@@ -118,7 +123,7 @@ func newMetrics(reg prometheus.Registerer, store *state.Store) (*metrics, error)
 		Help: "Disk space used by the local state store.",
 	}, func() float64 { return float64(store.DiskUsage()) })
 	for _, c := range []prometheus.Collector{
-		m.recordsIn, m.recordsOut, m.deadLetters, m.late, m.predictions, m.alerts, m.predictTime, m.scores,
+		m.recordsIn, m.recordsOut, m.deadLetters, m.skipped, m.late, m.predictions, m.alerts, m.predictTime, m.scores,
 		m.recordAge, m.eventLag, m.watermark, m.latency, m.windows, m.restoreLeft, m.transactions, m.commitSeconds,
 		m.rebalances, m.restored, m.assigned, stateBytes,
 	} {

@@ -82,6 +82,7 @@ type Stats struct {
 	RecordsIn    atomic.Int64
 	RecordsOut   atomic.Int64
 	DeadLetters  atomic.Int64
+	Skipped      atomic.Int64 // records dropped by the skip policy (on_error)
 	Late         atomic.Int64
 	Alerts       atomic.Int64
 	Commits      atomic.Int64
@@ -92,8 +93,8 @@ type Stats struct {
 
 // Snapshot is a copy of the processor's counters.
 type Snapshot struct {
-	RecordsIn, RecordsOut, DeadLetters, Late, Alerts, Commits, Aborts, Restored int64
-	LastCommit                                                                  time.Time
+	RecordsIn, RecordsOut, DeadLetters, Skipped, Late, Alerts, Commits, Aborts, Restored int64
+	LastCommit                                                                           time.Time
 }
 
 type assignEvent struct {
@@ -140,6 +141,20 @@ func New(cfg Config) (*Processor, error) {
 	if p.win != nil {
 		for _, topic := range cfg.Definition.Input.Topics {
 			m.late.WithLabelValues(topic) // zero, not nothing, until the first late record
+		}
+	}
+	reasons := []string{ReasonDecode, ReasonSchema}
+	if p.win != nil {
+		reasons = append(reasons, ReasonLate)
+	}
+	for _, reason := range reasons {
+		switch cfg.Definition.OnError.PolicyOf(reason) {
+		case pipeline.PolicySkip:
+			m.skipped.WithLabelValues(reason)
+		case pipeline.PolicyDLQ:
+			if reason != ReasonLate {
+				m.deadLetters.WithLabelValues(reason)
+			}
 		}
 	}
 	return p, nil
@@ -212,6 +227,7 @@ func (p *Processor) Snapshot() Snapshot {
 		RecordsIn:   p.stats.RecordsIn.Load(),
 		RecordsOut:  p.stats.RecordsOut.Load(),
 		DeadLetters: p.stats.DeadLetters.Load(),
+		Skipped:     p.stats.Skipped.Load(),
 		Late:        p.stats.Late.Load(),
 		Alerts:      p.stats.Alerts.Load(),
 		Commits:     p.stats.Commits.Load(),
@@ -440,6 +456,9 @@ func (r *run) process(ctx context.Context, recs []model.Record) error {
 			t.batch = p.cfg.Store.NewBatch(t.partition)
 		}
 		if err := r.processRecord(t, rec); err != nil {
+			if _, stop := errors.AsType[*RecordError](err); stop {
+				r.abortOpen(ctx)
+			}
 			return err
 		}
 	}
@@ -474,8 +493,7 @@ func (r *run) processRecord(t *task, rec *model.Record) error {
 		if !ok {
 			return fatalf("processor: decode %s: %w", rec.Position, err)
 		}
-		r.deadLetter(rec, de)
-		return nil
+		return r.reject(rec, de)
 	}
 	if p.win != nil {
 		dead, err := r.processWindow(t, p.win, rec, ev)
@@ -509,6 +527,63 @@ func (r *run) processRecord(t *task, rec *model.Record) error {
 	t.recordsOut().Inc()
 	p.stats.RecordsOut.Add(1)
 	return nil
+}
+
+// reject applies the pipeline's policy for the reason class of de (on_error) to rec, a
+// record that cannot be processed: a dead letter, a skip, or an error that stops the
+// processor (a *RecordError, which process answers by aborting the transaction). Late
+// records are handled by processWindow.
+func (r *run) reject(rec *model.Record, de *DecodeError) error {
+	switch r.p.def.OnError.PolicyOf(de.Reason) {
+	case pipeline.PolicySkip:
+		r.skip(de.Reason)
+	case pipeline.PolicyFail:
+		if r.quiet {
+			// A warm-up record only builds state; the run that wrote its range got past
+			// it, so this one does not stop on it.
+			return nil
+		}
+		return &fatalError{&RecordError{Position: rec.Position, Group: r.p.def.GroupID(), Err: de}}
+	default:
+		r.deadLetter(rec, de)
+	}
+	return nil
+}
+
+// skip counts a record dropped by the skip policy.
+func (r *run) skip(reason string) {
+	if r.quiet {
+		return
+	}
+	r.p.metrics.skipped.WithLabelValues(reason).Inc()
+	r.p.stats.Skipped.Add(1)
+}
+
+// abortOpen aborts the open transaction, if any, before the processor stops at a record
+// (RecordError): nothing of the transaction is committed, so the group's committed offset
+// stays before the record. A failed abort is left to the broker, which aborts the
+// transaction when it times out or when the instance's next producer starts.
+func (r *run) abortOpen(ctx context.Context) {
+	if !r.open {
+		return
+	}
+	p := r.p
+	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.ShutdownTimeout)
+	defer cancel()
+	_, err := r.cl.End(endCtx, false)
+	r.open = false
+	r.timestamps = r.timestamps[:0]
+	r.prodMu.Lock() // a failed End may leave produce callbacks running
+	r.prodErr = nil
+	for _, t := range r.tasks {
+		t.discard()
+	}
+	r.prodMu.Unlock()
+	p.metrics.transactions.WithLabelValues("aborted").Inc()
+	p.stats.Aborts.Add(1)
+	if err != nil && p.def.ExactlyOnce {
+		p.log.Warn("abort before stopping at a record failed; the broker aborts the transaction when it times out", zap.Error(err))
+	}
 }
 
 // deadLetter sends rec to the dead-letter topic with the reason it could not be processed.

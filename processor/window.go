@@ -180,8 +180,7 @@ func (r *run) processWindow(t *task, op *windowOp, rec *model.Record, ev event) 
 	}
 	res, err := w.op.Process(windows.Record{Key: string(ev.key), EventTime: ev.eventTime, Values: ev.values, Seq: seq})
 	if errors.Is(err, windows.ErrInvalidRecord) {
-		r.deadLetter(rec, &DecodeError{Reason: ReasonSchema, Msg: err.Error()})
-		return true, nil
+		return true, r.reject(rec, &DecodeError{Reason: ReasonSchema, Msg: err.Error()})
 	}
 	if err != nil {
 		return false, fatalf("processor: windows of %s (partition %d, key %q): %w", rec.Position, t.partition, ev.key, err)
@@ -192,9 +191,21 @@ func (r *run) processWindow(t *task, op *windowOp, rec *model.Record, ev event) 
 		if r.quiet {
 			break
 		}
-		r.produce(lateRecord(p.def, rec, res.Late[i].Lateness), nil)
-		p.metrics.late.WithLabelValues(rec.Topic).Inc()
-		p.stats.Late.Add(1)
+		l := res.Late[i].Lateness
+		switch p.def.OnError.PolicyOf(ReasonLate) {
+		case pipeline.PolicySkip:
+			r.skip(ReasonLate)
+		case pipeline.PolicyFail:
+			return false, &fatalError{&RecordError{Position: rec.Position, Group: p.def.GroupID(), Err: &DecodeError{
+				Reason: ReasonLate,
+				Msg: fmt.Sprintf("event time %d ms is late by %d ms: window [%d, %d) closed at watermark %d",
+					ev.eventTime, l.Lateness, l.Window.Start, l.Window.End, l.Watermark),
+			}}}
+		default:
+			r.produce(lateRecord(p.def, rec, l), nil)
+			p.metrics.late.WithLabelValues(rec.Topic).Inc()
+			p.stats.Late.Add(1)
+		}
 	}
 	return false, nil
 }

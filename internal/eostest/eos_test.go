@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kappa-stream/kappa/internal/gen"
 	"github.com/kappa-stream/kappa/internal/kafkatest"
@@ -88,6 +89,16 @@ type setup struct {
 	// nil for the card-totals aggregate.
 	window            *pipeline.Window
 	maxOutOfOrderness time.Duration
+	// schema is the pipeline's input.schema, for the verifier; produceOpts and verifyOpts
+	// are extra options of the producing and the verifying clients.
+	schema                  []pipeline.FieldRule
+	produceOpts, verifyOpts []kgo.Opt
+}
+
+// setupExtra is what some runs add to a pipeline setup.
+type setupExtra struct {
+	topicConfigs map[string]*string // of the input topic
+	input        string             // YAML lines added under input:, indented by two spaces
 }
 
 // newSetup sets up the card-totals aggregate pipeline of T1 and T2.
@@ -101,10 +112,16 @@ func newSetup(t *testing.T, s size) *setup {
 // list entries) over records of cards.
 func newPipelineSetup(t *testing.T, s size, cards gen.Cards, operators string, maxOutOfOrderness time.Duration) *setup {
 	t.Helper()
+	return newPipelineSetupWith(t, s, cards, operators, maxOutOfOrderness, setupExtra{})
+}
+
+// newPipelineSetupWith is newPipelineSetup with the additions of extra.
+func newPipelineSetupWith(t *testing.T, s size, cards gen.Cards, operators string, maxOutOfOrderness time.Duration, extra setupExtra) *setup {
+	t.Helper()
 	b := kafkatest.New(t)
 	su := &setup{broker: b, partitions: cards.Partitions, cards: cards, maxOutOfOrderness: maxOutOfOrderness}
 	su.name = kafkatest.Name(t, "eos")
-	su.input = b.CreateTopic(su.partitions, nil)
+	su.input = b.CreateTopic(su.partitions, extra.topicConfigs)
 	su.output = su.name + "-out"
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -119,12 +136,12 @@ input:
   key_field: card_id
   event_time: {field: ts, format: epoch_millis}
   max_out_of_orderness: %s
-operators:
+%soperators:
 %soutput:
   topic: %s
 exactly_once: true
 commit_interval: %s
-`, su.name, su.input, maxOutOfOrderness, operators, su.output, s.commit)
+`, su.name, su.input, maxOutOfOrderness, extra.input, operators, su.output, s.commit)
 	if err := os.WriteFile(su.file, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +151,7 @@ commit_interval: %s
 // produce writes s.records records evenly over s.duration, in the background.
 func (su *setup) produce(t *testing.T, s size) (wait func() int64) {
 	t.Helper()
-	cl := su.broker.Client(gen.ClientOpts()...)
+	cl := su.broker.Client(append(gen.ClientOpts(), su.produceOpts...)...)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	done := make(chan struct{})
@@ -188,6 +205,8 @@ func (su *setup) verdict(t *testing.T, f *fleet, generated int64) verify.Verdict
 		Faults:      faults,
 		MaxRecovery: maxRecovery,
 		WaitTimeout: 3 * time.Minute,
+		Schema:      su.schema,
+		ClientOpts:  su.verifyOpts,
 	}
 	if su.window != nil {
 		cfg.Window, cfg.MaxOutOfOrderness, cfg.Late = su.window, su.maxOutOfOrderness, (&pipeline.Definition{Name: su.name}).LateTopic()

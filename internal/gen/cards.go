@@ -1,9 +1,11 @@
 package gen
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -89,7 +91,28 @@ type Cards struct {
 	// Fraud adds a learnable fraud pattern (see [Fraud]). The zero value adds none and leaves
 	// the stream exactly as without it.
 	Fraud Fraud
+	// Poison draws the kinds of malformed records from BadKinds and PoisonKinds together,
+	// with a draw after every other, so that the stream is otherwise unchanged. The kinds of
+	// PoisonKinds that are valid JSON are malformed only by the rules of PoisonSchema.
+	Poison bool
+	// HugeBytes is the length of the memo of a "huge-value" record. Default
+	// DefaultHugeBytes.
+	HugeBytes int
 }
+
+// DefaultHugeBytes is the length of the memo of a "huge-value" record: 10 MiB.
+const DefaultHugeBytes = 10 << 20
+
+// PoisonSchema is the schema (the mapping under input.schema, one rule per line) that
+// every well-formed record keeps and every record of PoisonKinds breaks.
+const PoisonSchema = `card_id: {type: string, required: true, pattern: '^card-[0-9]+$', max_length: 32}
+amount: {type: float, required: true, min: 0, max: 100000}
+ts: {type: timestamp, required: true}
+seq: {type: int, required: true, min: 0}
+currency: {type: string, allowed: [EUR, USD, GBP]}
+secure: {type: bool}
+memo: {type: string, max_length: 1024}
+`
 
 // Txn is the content of a well-formed record.
 type Txn struct {
@@ -121,6 +144,9 @@ func (c *Cards) Validate() error {
 	}
 	if c.LateEvery < 0 {
 		errs = append(errs, fmt.Errorf("gen: LateEvery is %d; want 0 (none) or more", c.LateEvery))
+	}
+	if c.HugeBytes < 0 {
+		errs = append(errs, fmt.Errorf("gen: HugeBytes is %d; want 0 (default %d) or more", c.HugeBytes, DefaultHugeBytes))
 	}
 	if c.LateBy < 0 || (c.LateEvery > 0 && c.LateBy == 0) {
 		errs = append(errs, fmt.Errorf("gen: LateBy is %s; want more than 0 when LateEvery is set (and never negative)", c.LateBy))
@@ -294,7 +320,7 @@ func (c *Cards) Record(i int64) (partition int32, key, value []byte) {
 	key = []byte(t.Card)
 	partition = Partition(key, c.partitions())
 	if c.Bad(i) {
-		return partition, key, c.badValue(t, r.next())
+		return partition, key, c.badValue(t, c.badKind(r))
 	}
 	fs := fieldsOf(c, t)
 	return partition, key, appendValue(make([]byte, 0, 112), fs[:], field{MerchantField, appendJSONString(nil, t.Merchant)})
@@ -355,20 +381,73 @@ var BadKinds = []string{
 	"invalid-utf8",
 }
 
-// BadKind returns the index in BadKinds of malformed record i's kind, or -1 when record i
-// is well-formed.
+// PoisonKinds are the kinds of malformed record that Cards.Poison adds, numbered by
+// [Cards.BadKind] after BadKinds. Each is rejected by the processor's decoder, given the
+// rules of PoisonSchema for those that are valid JSON.
+var PoisonKinds = []string{
+	"amount-infinity",
+	"deep-nesting",
+	"byte-order-mark",
+	"time-absurd",
+	"time-unparsable",
+	"key-null-repeated",
+	"amount-above-max",
+	"amount-negative",
+	"key-pattern",
+	"key-too-long",
+	"currency-not-allowed",
+	"seq-fraction",
+	"secure-not-bool",
+	"huge-value",
+}
+
+// KindName returns the name of a kind that BadKind returns: of BadKinds, then PoisonKinds.
+func KindName(kind int) string {
+	if kind < len(BadKinds) {
+		return BadKinds[kind]
+	}
+	return PoisonKinds[kind-len(BadKinds)]
+}
+
+// notJSONObject are the kinds whose value is not a UTF-8 JSON object.
+var notJSONObject = map[string]bool{
+	"truncated-json": true, "amount-nan": true, "not-object": true, "empty-value": true, "invalid-utf8": true,
+	"amount-infinity": true, "deep-nesting": true, "byte-order-mark": true,
+}
+
+// KindReason returns the reason class of the dead letter of a kind that BadKind returns:
+// "decode" for a value that is not a UTF-8 JSON object, else "schema".
+func KindReason(kind int) string {
+	if notJSONObject[KindName(kind)] {
+		return "decode"
+	}
+	return "schema"
+}
+
+// BadKind returns the index of malformed record i's kind, in BadKinds and then (with
+// Poison) PoisonKinds, or -1 when record i is well-formed.
 func (c *Cards) BadKind(i int64) int {
 	if !c.Bad(i) {
 		return -1
 	}
 	_, r := c.txn(i)
-	return int(r.next() % uint64(len(BadKinds)))
+	return c.badKind(r)
 }
 
-func (c *Cards) badValue(t Txn, draw uint64) []byte {
+// badKind draws a malformed record's kind: the draw of BadKinds, and with Poison one more.
+func (c *Cards) badKind(r *stream) int {
+	d := r.next()
+	if c.Poison {
+		return int(r.next() % uint64(len(BadKinds)+len(PoisonKinds)))
+	}
+	return int(d % uint64(len(BadKinds)))
+}
+
+func (c *Cards) badValue(t Txn, kind int) []byte {
 	fs := fieldsOf(c, t)
-	const key, amount, ts = 0, 1, 2
-	switch BadKinds[draw%uint64(len(BadKinds))] {
+	const key, amount, ts, seq = 0, 1, 2, 3
+	var extra []field
+	switch KindName(kind) {
 	case "truncated-json":
 		v := appendValue(nil, fs[:])
 		return v[:len(v)/2]
@@ -400,8 +479,44 @@ func (c *Cards) badValue(t Txn, draw uint64) []byte {
 		return []byte{}
 	case "invalid-utf8":
 		fs[key].raw = []byte("\"" + t.Card + "\xff\"")
+	case "amount-infinity":
+		fs[amount].raw = []byte("Infinity") // not JSON
+	case "deep-nesting":
+		// Deeper than encoding/json's nesting limit of 10000, so not valid JSON to it.
+		fs[amount].raw = append(bytes.Repeat([]byte("["), 10001), bytes.Repeat([]byte("]"), 10001)...)
+	case "byte-order-mark":
+		return append([]byte("\ufeff"), appendValue(nil, fs[:])...)
+	case "time-absurd":
+		fs[ts].raw = []byte("99999999999999999") // about year 3170843
+	case "time-unparsable":
+		fs[ts].raw = []byte(`"yesterday"`)
+	case "key-null-repeated":
+		extra = append(extra, field{fs[key].name, []byte("null")}) // the last occurrence counts
+	case "amount-above-max":
+		fs[amount].raw = []byte("1e9")
+	case "amount-negative":
+		fs[amount].raw = append([]byte("-"), fs[amount].raw...)
+	case "key-pattern":
+		fs[key].raw = appendJSONString(nil, "CARD#"+strings.TrimPrefix(t.Card, "card-"))
+	case "key-too-long":
+		fs[key].raw = appendJSONString(nil, t.Card+strings.Repeat("0", 32))
+	case "currency-not-allowed":
+		extra = append(extra, field{"currency", []byte(`"XXX"`)})
+	case "seq-fraction":
+		fs[seq].raw = append(fs[seq].raw, ".5"...)
+	case "secure-not-bool":
+		extra = append(extra, field{"secure", []byte(`"yes"`)})
+	case "huge-value":
+		n := c.HugeBytes
+		if n == 0 {
+			n = DefaultHugeBytes
+		}
+		memo := make([]byte, 0, n+2)
+		memo = append(memo, '"')
+		memo = append(memo, bytes.Repeat([]byte("x"), n)...)
+		extra = append(extra, field{"memo", append(memo, '"')})
 	}
-	return appendValue(nil, fs[:])
+	return appendValue(nil, fs[:], extra...)
 }
 
 // appendJSONString appends s quoted as a JSON string. Card ids and field names are plain

@@ -293,3 +293,34 @@ func BenchmarkRecord(b *testing.B) {
 		b.SetBytes(int64(len(v)))
 	}
 }
+
+// TestPoison: Poison changes only the values of malformed records, and draws every kind of
+// BadKinds and PoisonKinds.
+func TestPoison(t *testing.T) {
+	plain := gen.Cards{Seed: 8, Partitions: 3, BadEvery: 7}
+	poison := plain
+	poison.Poison, poison.HugeBytes = true, 100
+	seen := map[string]int{}
+	for i := range int64(5000) {
+		p1, k1, v1 := plain.Record(i)
+		p2, k2, v2 := poison.Record(i)
+		if p1 != p2 || string(k1) != string(k2) {
+			t.Fatalf("record %d: got partition %d key %q, want %d %q as without Poison", i, p2, k2, p1, k1)
+		}
+		if !poison.Bad(i) {
+			if string(v1) != string(v2) {
+				t.Fatalf("well-formed record %d: got %s, want %s as without Poison", i, v2, v1)
+			}
+			continue
+		}
+		seen[gen.KindName(poison.BadKind(i))]++
+		if gen.KindName(poison.BadKind(i)) == "huge-value" && !strings.Contains(string(v2), strings.Repeat("x", 100)+`"`) {
+			t.Fatalf("huge-value record %d: got %.200s, want a memo of HugeBytes", i, v2)
+		}
+	}
+	for _, k := range append(append([]string{}, gen.BadKinds...), gen.PoisonKinds...) {
+		if seen[k] == 0 {
+			t.Errorf("kind %s: never drawn in 5000 records", k)
+		}
+	}
+}

@@ -17,6 +17,8 @@ const (
 	HeaderTopic     = "kappa.source.topic"
 	HeaderPartition = "kappa.source.partition"
 	HeaderOffset    = "kappa.source.offset"
+	// HeaderReason is the processor's HeaderReason: the reason class of a dead letter.
+	HeaderReason = "kappa.dlq.reason"
 )
 
 // data is what the verifier read: per partition, in offset order.
@@ -41,9 +43,11 @@ type expected struct {
 	rec   *kgo.Record
 	valid bool
 	why   string // why the record is invalid
-	in    input
-	agg   aggregate // the running aggregate of its key, it included
-	seen  int       // output and dead-letter records of this input record
+	// reason is the dead-letter reason class of an invalid record: decode or schema.
+	reason string
+	in     input
+	agg    aggregate // the running aggregate of its key, it included
+	seen   int       // output and dead-letter records of this input record
 }
 
 // aggregate is the running count, sum, min and max of one key, as the processor keeps it:
@@ -130,7 +134,7 @@ func check(cfg *Config, d *data, v *Verdict) {
 // (partition, key) in offset order over the valid records or, for a window pipeline, the
 // reference run of each partition.
 func (c *checker) recompute(d *data) {
-	dec := &decoder{keyField: c.cfg.KeyField, amountField: c.cfg.AmountField, timeField: c.cfg.TimeField, timeFormat: c.cfg.TimeFormat}
+	dec := &decoder{keyField: c.cfg.KeyField, amountField: c.cfg.AmountField, timeField: c.cfg.TimeField, timeFormat: c.cfg.TimeFormat, schema: c.cfg.Schema}
 	for _, p := range sortedKeys(d.input) {
 		aggs := map[string]aggregate{}
 		for _, r := range d.input[p] {
@@ -140,7 +144,7 @@ func (c *checker) recompute(d *data) {
 			if c.win != nil {
 				in, err := dec.decodeWindow(r.Value, c.win.spec.aggs)
 				if err != nil {
-					e.why = err.Error()
+					e.why, e.reason = err.Error(), reasonOf(err)
 					continue
 				}
 				e.valid = true
@@ -152,7 +156,7 @@ func (c *checker) recompute(d *data) {
 			}
 			in, err := dec.decode(r.Value)
 			if err != nil {
-				e.why = err.Error()
+				e.why, e.reason = err.Error(), reasonOf(err)
 				continue
 			}
 			a := aggs[in.key]
@@ -199,6 +203,16 @@ func (c *checker) attribute(what string, r *kgo.Record, src position, last *int6
 		return nil
 	}
 	return e
+}
+
+// headerOf returns the value of r's header key, or "".
+func headerOf(r *kgo.Record, key string) string {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
 }
 
 func offsetString(o int64, ok bool) string {
@@ -303,6 +317,9 @@ func (c *checker) deadLetter(d *data, r *kgo.Record, last *int64) {
 	case !bytes.Equal(r.Key, e.rec.Key) || !bytes.Equal(r.Value, e.rec.Value):
 		v.AggregateMismatches++
 		v.problemf("%s: key and value differ from the input record's, want them copied unchanged", at)
+	case headerOf(r, HeaderReason) != e.reason:
+		v.AggregateMismatches++
+		v.problemf("%s: reason %q, want %q (the input record is invalid: %s)", at, headerOf(r, HeaderReason), e.reason, e.why)
 	}
 }
 

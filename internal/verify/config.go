@@ -3,6 +3,7 @@ package verify
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -75,11 +76,21 @@ type Config struct {
 	KeyField, AmountField, TimeField string
 	// TimeFormat is how TimeField is written. Default pipeline.TimeEpochMillis.
 	TimeFormat pipeline.TimeFormat
+	// Schema is the pipeline's input.schema: a record that breaks a rule is invalid (a
+	// schema dead letter). The verifier applies the rules with its own code. Optional.
+	Schema []pipeline.FieldRule
 }
 
 // Validate reports missing or invalid settings, all at once.
 func (c *Config) Validate() error {
 	var errs []error
+	for _, r := range c.Schema {
+		if r.Pattern != "" {
+			if _, err := regexp.Compile(r.Pattern); err != nil {
+				errs = append(errs, fmt.Errorf("verify: Schema: field %q: %w", r.Field, err))
+			}
+		}
+	}
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("verify: no Brokers; want at least one host:port"))
 	}

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -19,6 +20,21 @@ import (
 type decoder struct {
 	keyField, amountField, timeField string
 	timeFormat                       pipeline.TimeFormat
+	schema                           []pipeline.FieldRule // checked first, in order
+}
+
+// errNotObject is the class of the errors of values that are not UTF-8 JSON objects: the
+// processor's decode reason; every other error is its schema reason.
+type errNotObject struct{ msg string }
+
+func (e *errNotObject) Error() string { return e.msg }
+
+// reasonOf is the dead-letter reason the processor gives a record invalid for err.
+func reasonOf(err error) string {
+	if _, ok := errors.AsType[*errNotObject](err); ok {
+		return "decode"
+	}
+	return "schema"
 }
 
 // input is a valid input record's content.
@@ -40,6 +56,9 @@ func (d *decoder) decode(value []byte) (input, error) {
 	if err != nil {
 		return in, err
 	}
+	if err := checkSchema(d.schema, obj); err != nil {
+		return in, err
+	}
 	if in.key, err = d.key(obj); err != nil {
 		return in, err
 	}
@@ -53,11 +72,11 @@ func (d *decoder) decode(value []byte) (input, error) {
 // object parses value as a UTF-8 JSON object.
 func object(value []byte) (map[string]json.RawMessage, error) {
 	if !utf8.Valid(value) || !json.Valid(value) {
-		return nil, fmt.Errorf("not UTF-8 JSON")
+		return nil, &errNotObject{"not UTF-8 JSON"}
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(value, &obj); err != nil || obj == nil {
-		return nil, fmt.Errorf("not a JSON object")
+		return nil, &errNotObject{"not a JSON object"}
 	}
 	return obj, nil
 }
@@ -136,6 +155,9 @@ func (d *decoder) decodeWindow(value []byte, aggs []pipeline.Aggregation) (windo
 	var in windowInput
 	obj, err := object(value)
 	if err != nil {
+		return in, err
+	}
+	if err := checkSchema(d.schema, obj); err != nil {
 		return in, err
 	}
 	if in.key, err = d.key(obj); err != nil {

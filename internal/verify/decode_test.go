@@ -85,6 +85,7 @@ func TestHeadersMatchTheProcessor(t *testing.T) {
 		{HeaderTopic, processor.HeaderTopic},
 		{HeaderPartition, processor.HeaderPartition},
 		{HeaderOffset, processor.HeaderOffset},
+		{HeaderReason, processor.HeaderReason},
 	} {
 		if h[0] != h[1] {
 			t.Errorf("header: got %q, want the processor's %q", h[0], h[1])

@@ -36,7 +36,7 @@ func reference(c *gen.Cards, input, output, dlq string, n int64) *pipelineRun {
 		tx, ok := c.Txn(i)
 		if !ok {
 			r.dlq[p] = append(r.dlq[p], &kgo.Record{Topic: dlq, Partition: p, Key: key, Value: value, Headers: []kgo.RecordHeader{
-				{Key: "kappa.dlq.reason", Value: []byte("decode")},
+				{Key: "kappa.dlq.reason", Value: []byte(gen.KindReason(c.BadKind(i)))},
 				{Key: HeaderTopic, Value: []byte(input)},
 				{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(p)))},
 				{Key: HeaderOffset, Value: []byte(strconv.FormatInt(off, 10))},

@@ -68,7 +68,7 @@ func windowTestRun(g *gen.Cards, w *pipeline.Window, outOfOrder time.Duration, i
 			if !ok {
 				r.dlq[p] = append(r.dlq[p], &kgo.Record{
 					Topic: dlq, Partition: p, Key: rec.Key, Value: rec.Value,
-					Headers: append([]kgo.RecordHeader{{Key: "kappa.dlq.reason", Value: []byte("decode")}}, source(rec)...),
+					Headers: append([]kgo.RecordHeader{{Key: "kappa.dlq.reason", Value: []byte(gen.KindReason(g.BadKind(index[p][rec.Offset])))}}, source(rec)...),
 				})
 				continue
 			}
