@@ -363,6 +363,20 @@ func (r *run) cycle(ctx context.Context) error {
 	return nil
 }
 
+// prepare opens the transaction, if none is open, and t's batch, if it has none.
+func (r *run) prepare(t *task) error {
+	if !r.open {
+		if err := r.cl.Begin(); err != nil {
+			return fmt.Errorf("processor: begin transaction: %w", err)
+		}
+		r.open = true
+	}
+	if t.batch == nil {
+		t.batch = r.p.cfg.Store.NewBatch(t.partition)
+	}
+	return nil
+}
+
 // errFinished ends runClient, and Run with nil, after the end of a bounded input.
 var errFinished = errors.New("processor: bounded input finished")
 
@@ -373,14 +387,8 @@ func (r *run) finish(ctx context.Context) error {
 	r.quiet = false
 	if p.win != nil {
 		for _, t := range r.sortedTasks() {
-			if !r.open {
-				if err := r.cl.Begin(); err != nil {
-					return fmt.Errorf("processor: begin transaction: %w", err)
-				}
-				r.open = true
-			}
-			if t.batch == nil {
-				t.batch = p.cfg.Store.NewBatch(t.partition)
+			if err := r.prepare(t); err != nil {
+				return err
 			}
 			if t.win == nil || t.win.op == nil {
 				if err := t.loadWindows(p.win); err != nil {
@@ -433,7 +441,6 @@ func (r *run) applyAssignments() error {
 }
 
 func (r *run) process(ctx context.Context, recs []model.Record) error {
-	p := r.p
 	// Start (and restore) new tasks before the transaction opens, so that a restore does not
 	// eat into the transaction's timeout.
 	for i := range recs {
@@ -446,14 +453,8 @@ func (r *run) process(ctx context.Context, recs []model.Record) error {
 	for i := range recs {
 		rec := &recs[i]
 		t := r.tasks[rec.Partition]
-		if !r.open {
-			if err := r.cl.Begin(); err != nil {
-				return fmt.Errorf("processor: begin transaction: %w", err)
-			}
-			r.open = true
-		}
-		if t.batch == nil {
-			t.batch = p.cfg.Store.NewBatch(t.partition)
+		if err := r.prepare(t); err != nil {
+			return err
 		}
 		if err := r.processRecord(t, rec); err != nil {
 			if _, stop := errors.AsType[*RecordError](err); stop {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kappa-stream/kappa/model"
 	"github.com/kappa-stream/kappa/processor"
+	"github.com/kappa-stream/kappa/source"
 )
 
 // Fetch sizes of a replay: it reads retained history as fast as the broker sends it.
@@ -132,7 +133,7 @@ func (c *client) Poll(ctx context.Context) ([]model.Record, error) {
 			}
 			last = r.Offset
 			if !r.Attrs.IsControl() {
-				recs = append(recs, record(r))
+				recs = append(recs, source.Record(r))
 			}
 		}
 		if last >= 0 {
@@ -157,23 +158,6 @@ func (c *client) Poll(ctx context.Context) ([]model.Record, error) {
 		return nil, ctxErr
 	}
 	return recs, nil
-}
-
-func record(r *kgo.Record) model.Record {
-	var hs []model.Header
-	if len(r.Headers) > 0 {
-		hs = make([]model.Header, len(r.Headers))
-		for i, h := range r.Headers {
-			hs[i] = model.Header{Key: h.Key, Value: h.Value}
-		}
-	}
-	return model.Record{
-		Key:       r.Key,
-		Value:     r.Value,
-		Headers:   hs,
-		Timestamp: r.Timestamp,
-		Position:  model.Position{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset},
-	}
 }
 
 // AllowRebalance implements processor.Client; there is no group.

@@ -134,7 +134,7 @@ func (c *Changelog) Read(ctx context.Context, partition int32, from, end int64, 
 			if r.Attrs.IsControl() {
 				return
 			}
-			batch = append(batch, record(r))
+			batch = append(batch, Record(r))
 		})
 		if len(batch) > 0 {
 			if err := fn(batch); err != nil {

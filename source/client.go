@@ -187,7 +187,7 @@ func (c *Client) Poll(ctx context.Context) ([]model.Record, error) {
 	recs := make([]model.Record, 0, fs.NumRecords())
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 		for _, r := range fp.Records {
-			recs = append(recs, record(r))
+			recs = append(recs, Record(r))
 		}
 		if n := len(fp.Records); n > 0 && c.cfg.Metrics != nil {
 			c.cfg.Metrics.setLag(fp.Topic, fp.Partition, fp.HighWatermark-fp.Records[n-1].Offset-1)
@@ -199,7 +199,9 @@ func (c *Client) Poll(ctx context.Context) ([]model.Record, error) {
 	return recs, nil
 }
 
-func record(r *kgo.Record) model.Record {
+// Record converts a franz-go record to the processor's record. The key, value and header
+// values are the franz-go record's slices, not copies.
+func Record(r *kgo.Record) model.Record {
 	var hs []model.Header
 	if len(r.Headers) > 0 {
 		hs = make([]model.Header, len(r.Headers))

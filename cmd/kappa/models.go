@@ -27,10 +27,27 @@ func (s modelSource) Current() (score.Model, string, string) {
 }
 
 // startModels loads the models of the pipeline's score operator, if it has one, and keeps
-// watching their files or topics until ctx ends; wg waits for the watchers. kafkaOpts (seed
-// brokers, TLS, SASL) are the models topics' client options. A model that
-// cannot be loaded at the start is an error: the pipeline must not run without it.
+// watching their files or topics until stop is called (stop waits for the watchers).
+// kafkaOpts (seed brokers, TLS, SASL) are the models topics' client options. A model that
+// cannot be loaded at the start is an error: the pipeline must not run without it. The
+// watchers outlive ctx's cancellation, so that the processor keeps its models while it
+// finishes its last transaction; stop ends them.
 func startModels(ctx context.Context, def *pipeline.Definition, kafkaOpts []kgo.Opt, reg prometheus.Registerer,
+	log *zap.Logger,
+) (primary, shadow processor.ModelSource, stop func(), err error) {
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop = func() { cancel(); wg.Wait() }
+	primary, shadow, err = watchModels(ctx, def, kafkaOpts, reg, log, &wg)
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	return primary, shadow, stop, nil
+}
+
+// watchModels starts the watchers of startModels; wg waits for them.
+func watchModels(ctx context.Context, def *pipeline.Definition, kafkaOpts []kgo.Opt, reg prometheus.Registerer,
 	log *zap.Logger, wg *sync.WaitGroup,
 ) (primary, shadow processor.ModelSource, err error) {
 	sc := def.ScoreOp()

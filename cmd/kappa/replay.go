@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -99,13 +98,12 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cfg.Definition, cfg.Logger, cfg.Progress = def, log, stderr
 
 	// The models of a score operator, at the versions the pipeline pins.
-	var modelsWG sync.WaitGroup
-	modelsCtx, stopModels := context.WithCancel(context.WithoutCancel(ctx))
-	defer func() { stopModels(); modelsWG.Wait() }()
-	cfg.Model, cfg.Shadow, err = startModels(modelsCtx, def, cfg.Kafka, prometheus.NewRegistry(), log, &modelsWG)
+	var stopModels func()
+	cfg.Model, cfg.Shadow, stopModels, err = startModels(ctx, def, cfg.Kafka, prometheus.NewRegistry(), log)
 	if err != nil {
 		return err
 	}
+	defer stopModels()
 
 	sum, err := replay.Run(ctx, cfg)
 	if err != nil {

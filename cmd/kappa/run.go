@@ -183,13 +183,11 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 	defer changelog.Close()
 
 	// The models of a score operator, watched until the processor has stopped.
-	var modelsWG sync.WaitGroup
-	modelsCtx, stopModels := context.WithCancel(context.WithoutCancel(ctx))
-	defer func() { stopModels(); modelsWG.Wait() }()
-	model, shadow, err := startModels(modelsCtx, def, kafkaOpts, reg, log, &modelsWG)
+	model, shadow, stopModels, err := startModels(ctx, def, kafkaOpts, reg, log)
 	if err != nil {
 		return nil, err
 	}
+	defer stopModels()
 
 	p, err := processor.New(processor.Config{
 		Model:      model,
