@@ -81,11 +81,16 @@ test-state: ## 10 million records through a partition's window state on disk; pr
 
 .PHONY: check-ops
 check-ops: build ## alert rules and their unit tests (promtool), every dashboard query against Prometheus scraping kappa, docker-compose.yml, Kubernetes manifests
-	@rules=$$($(GO) run ./tools/checkops rules | tee /dev/stderr | tail -n1); \
-	dash=$$($(GO) run ./tools/checkops dashboard -kappa bin/kappa | tee /dev/stderr | tail -n1); \
-	compose=$$($(GO) run ./tools/composecheck | tee /dev/stderr | tail -n1); \
-	manifests=$$($(GO) run ./tools/k8scheck | tee /dev/stderr | tail -n1); \
-	echo "ops: $$rules $$dash $$compose $$manifests"
+	@# Each check's output is shown as it ends; its last line is its summary. (Not tee
+	@# /dev/stderr: reopening stderr truncates a log file that stderr is redirected to.)
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	step() { name=$$1; shift; if "$$@" > "$$tmp/$$name" 2>&1; then cat "$$tmp/$$name"; \
+		else cat "$$tmp/$$name"; echo "check-ops: $$name failed" >&2; exit 1; fi; }; \
+	step rules $(GO) run ./tools/checkops rules; \
+	step dashboard $(GO) run ./tools/checkops dashboard -kappa bin/kappa; \
+	step compose $(GO) run ./tools/composecheck; \
+	step manifests $(GO) run ./tools/k8scheck; \
+	echo "ops: $$(tail -n1 $$tmp/rules) $$(tail -n1 $$tmp/dashboard) $$(tail -n1 $$tmp/compose) $$(tail -n1 $$tmp/manifests)"
 
 .PHONY: bench
 bench: ## pipeline records/s, exactly-once and at-least-once, vs raw consume (KAFKA_BROKERS or in-process); then micro-benchmarks
