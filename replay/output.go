@@ -23,6 +23,7 @@ import (
 	"github.com/kappa-stream/kappa/model"
 	"github.com/kappa-stream/kappa/pipeline"
 	"github.com/kappa-stream/kappa/sinks"
+	"github.com/kappa-stream/kappa/source"
 )
 
 // VersionedTopic is the name a replay with output version n writes instead of topic:
@@ -194,13 +195,7 @@ func (s *topicSink) produce(out *model.Output, done func(int64, error)) {
 		done(-1, err)
 		return
 	}
-	r := &kgo.Record{Topic: topic, Partition: out.Partition, Key: out.Key, Value: out.Value}
-	if len(out.Headers) > 0 {
-		r.Headers = make([]kgo.RecordHeader, len(out.Headers))
-		for i, h := range out.Headers {
-			r.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
-		}
-	}
+	r := source.KafkaRecord(out, topic)
 	s.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
 		if err != nil {
 			err = fmt.Errorf("replay: produce to %s/%d: %w", r.Topic, r.Partition, err)

@@ -199,6 +199,19 @@ func (c *Client) Poll(ctx context.Context) ([]model.Record, error) {
 	return recs, nil
 }
 
+// KafkaRecord converts an output to a franz-go record for topic (the output's own, or
+// another such as a replay's versioned topic). It shares out's slices.
+func KafkaRecord(out *model.Output, topic string) *kgo.Record {
+	r := &kgo.Record{Topic: topic, Partition: out.Partition, Key: out.Key, Value: out.Value}
+	if len(out.Headers) > 0 {
+		r.Headers = make([]kgo.RecordHeader, len(out.Headers))
+		for i, h := range out.Headers {
+			r.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+		}
+	}
+	return r
+}
+
 // Record converts a franz-go record to the processor's record. The key, value and header
 // values are the franz-go record's slices, not copies.
 func Record(r *kgo.Record) model.Record {
@@ -237,13 +250,7 @@ func (c *Client) Begin() error {
 
 // Produce implements processor.Client.
 func (c *Client) Produce(out *model.Output, done func(offset int64, err error)) {
-	r := &kgo.Record{Topic: out.Topic, Partition: out.Partition, Key: out.Key, Value: out.Value}
-	if len(out.Headers) > 0 {
-		r.Headers = make([]kgo.RecordHeader, len(out.Headers))
-		for i, h := range out.Headers {
-			r.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
-		}
-	}
+	r := KafkaRecord(out, out.Topic)
 	// The context only bounds buffering; End's flush waits for every record.
 	c.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
 		if err != nil {
