@@ -17,8 +17,12 @@ type Definition struct {
 	// Output is where results go.
 	Output Output
 	// OnError says what to do with records that cannot be processed, by reason class.
-	// The zero value sends them all to the dead-letter (or late) topic.
+	// The zero value sends them all to the dead-letter (or late) topic, and skips
+	// duplicates.
 	OnError OnError
+	// Quality are the data-quality checks beyond the schema: field distributions,
+	// freshness and drift. Optional.
+	Quality Quality
 	// ExactlyOnce commits outputs, state and input offsets in one Kafka transaction. The
 	// file default is true; the Go zero value is false, so set it explicitly in Go.
 	ExactlyOnce bool
@@ -50,6 +54,8 @@ type Input struct {
 	// checked (the order of the file): the first rule a record breaks is its error.
 	// Optional. See FieldRule.
 	Schema []FieldRule
+	// Dedup drops duplicates by an event-id field. nil: no deduplication.
+	Dedup *Dedup
 }
 
 // EventTime says where a record's event time is and how it is written.

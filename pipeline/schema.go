@@ -122,10 +122,15 @@ type OnError struct {
 	// Only a pipeline with a window operator has late records; with PolicyDLQ they go to
 	// the late topic (Definition.LateTopic), not the dead-letter topic.
 	Late Policy
+	// Duplicate is for a record whose event id was already seen (Input.Dedup). Empty is
+	// PolicySkip for this class: duplicates are dropped and counted; with PolicyDLQ they go
+	// to the dead-letter topic.
+	Duplicate Policy
 }
 
-// PolicyOf returns the policy of a reason class, "decode", "schema" or "late": the one
-// set, or PolicyDLQ when it is empty or the class is unknown.
+// PolicyOf returns the policy of a reason class, "decode", "schema", "late" or
+// "duplicate": the one set, or the class's default when it is empty (PolicySkip for
+// duplicates, PolicyDLQ for the others and for an unknown class).
 func (o OnError) PolicyOf(reason string) Policy {
 	var p Policy
 	switch reason {
@@ -135,6 +140,11 @@ func (o OnError) PolicyOf(reason string) Policy {
 		p = o.Schema
 	case "late":
 		p = o.Late
+	case "duplicate":
+		p = o.Duplicate
+		if p == "" {
+			return PolicySkip
+		}
 	}
 	if p == "" {
 		return PolicyDLQ
