@@ -21,13 +21,32 @@ const (
 	ReasonDecode = "decode" // the value is not a JSON object
 	ReasonSchema = "schema" // a field is missing or has the wrong type or an invalid value
 	ReasonLate   = "late"   // every window of the record had closed (window pipelines)
+	// ReasonDuplicate: the record's event id was already seen within the dedup horizon
+	// (input.dedup).
+	ReasonDuplicate = "duplicate"
+)
+
+// The rules a schema error breaks: the rule label of kappa_processor_schema_failures_total
+// and the dead-letter header kappa.dlq.rule.
+const (
+	RuleMissing   = "missing"    // absent, null or empty where a value is required
+	RuleType      = "type"       // the wrong JSON type
+	RuleFormat    = "format"     // the right type, but not readable (a time, an escape)
+	RuleRange     = "range"      // out of the range of the type (float64, int64, years 1970-9999)
+	RuleMin       = "min"        // below the rule's min
+	RuleMax       = "max"        // above the rule's max
+	RuleAllowed   = "allowed"    // not one of the rule's allowed values
+	RulePattern   = "pattern"    // does not match the rule's pattern
+	RuleMaxLength = "max_length" // longer than the rule's max_length
 )
 
 // DecodeError says why a record could not be decoded: its class, the field and what was
 // wrong.
 type DecodeError struct {
-	Reason string // ReasonDecode or ReasonSchema
+	Reason string // ReasonDecode, ReasonSchema or ReasonDuplicate
 	Field  string // empty for ReasonDecode; for ReasonSchema, the field whose rule broke
+	// Rule is, for ReasonSchema, the kind of rule broken (RuleMissing, RuleType, ...).
+	Rule string
 	// Msg says what was wrong, naming the rule broken: "1e9 is above max 100000".
 	Msg string
 }
@@ -63,6 +82,7 @@ func (e *RecordError) Unwrap() error { return e.Err }
 type event struct {
 	key       []byte // the aggregation key, as the output's Kafka key
 	eventTime int64  // epoch milliseconds
+	id        []byte // the event id (input.dedup); nil without dedup
 	// values are the operator's fields, in the decoder's order. The slice is the decoder's
 	// and is reused by its next decode.
 	values []windows.Value
@@ -81,6 +101,7 @@ type field struct {
 type decoder struct {
 	keyField   string
 	timeField  string
+	idField    string // input.dedup's field; "" without dedup
 	timeFormat pipeline.TimeFormat
 	fields     []field
 	rules      []rule // the schema, in order
@@ -93,6 +114,7 @@ type decoder struct {
 func newDecoder(def *pipeline.Definition, fields ...field) *decoder {
 	return &decoder{
 		keyField:   def.Input.KeyField,
+		idField:    dedupField(def),
 		timeField:  def.Input.EventTime.Field,
 		timeFormat: def.Input.EventTime.Format,
 		fields:     fields,
@@ -121,7 +143,7 @@ func (d *decoder) decode(value []byte) (event, error) {
 	if !json.Valid(value) {
 		return ev, &DecodeError{Reason: ReasonDecode, Msg: "value is not valid JSON"}
 	}
-	var rawKey, rawTime []byte
+	var rawKey, rawTime, rawID []byte
 	clear(d.raws)
 	clear(d.ruleRaws)
 	err := scanObject(value, func(name, raw []byte) {
@@ -135,6 +157,9 @@ func (d *decoder) decode(value []byte) (event, error) {
 			rawKey = raw
 		case d.timeField:
 			rawTime = raw
+		}
+		if d.idField != "" && string(name) == d.idField {
+			rawID = raw
 		}
 		for i, f := range d.fields {
 			if string(name) == f.name {
@@ -151,8 +176,13 @@ func (d *decoder) decode(value []byte) (event, error) {
 		}
 	}
 
-	if ev.key, err = keyBytes(d.keyField, rawKey); err != nil {
+	if ev.key, err = keyBytes(d.keyField, "key", rawKey); err != nil {
 		return ev, err
+	}
+	if d.idField != "" {
+		if ev.id, err = keyBytes(d.idField, "event-id", rawID); err != nil {
+			return ev, err
+		}
 	}
 	if ev.eventTime, err = d.eventMillis(rawTime); err != nil {
 		return ev, err
@@ -169,7 +199,7 @@ func (d *decoder) decode(value []byte) (event, error) {
 		if f.text && raw != nil && raw[0] == '"' {
 			s, err := jsonString(raw)
 			if err != nil {
-				return ev, schemaErr(f.name, "%v", err)
+				return ev, schemaErr(f.name, RuleFormat, "%v", err)
 			}
 			d.values[i] = windows.Value{Text: []byte(s), IsText: true}
 			continue
@@ -177,7 +207,7 @@ func (d *decoder) decode(value []byte) (event, error) {
 		v, err := number(f.name, raw)
 		if err != nil {
 			if f.text && raw != nil {
-				return ev, schemaErr(f.name, "got %s, want a string or a number", jsonKind(raw))
+				return ev, schemaErr(f.name, RuleType, "got %s, want a string or a number", jsonKind(raw))
 			}
 			return ev, err
 		}
@@ -187,82 +217,90 @@ func (d *decoder) decode(value []byte) (event, error) {
 	return ev, nil
 }
 
-func schemaErr(field, format string, args ...any) error {
-	return &DecodeError{Reason: ReasonSchema, Field: field, Msg: fmt.Sprintf(format, args...)}
+func schemaErr(field, rule, format string, args ...any) error {
+	return &DecodeError{Reason: ReasonSchema, Field: field, Rule: rule, Msg: fmt.Sprintf(format, args...)}
 }
 
-// keyBytes turns the key field into the aggregation key: a non-empty string, or a number
-// kept as its JSON text.
-func keyBytes(field string, raw []byte) ([]byte, error) {
+// dedupField is the event-id field of def's input.dedup, or "".
+func dedupField(def *pipeline.Definition) string {
+	if def.Input.Dedup == nil {
+		return ""
+	}
+	return def.Input.Dedup.Field
+}
+
+// keyBytes turns the key (or event-id) field into bytes: a non-empty string, or a number
+// kept as its JSON text. what names the field's role in messages.
+func keyBytes(field, what string, raw []byte) ([]byte, error) {
 	switch {
 	case raw == nil:
-		return nil, schemaErr(field, "missing; the key field is required")
+		return nil, schemaErr(field, RuleMissing, "missing; the %s field is required", what)
 	case raw[0] == '"':
 		s, err := jsonString(raw)
 		if err != nil {
-			return nil, schemaErr(field, "%v", err)
+			return nil, schemaErr(field, RuleFormat, "%v", err)
 		}
 		if s == "" {
-			return nil, schemaErr(field, "empty key")
+			return nil, schemaErr(field, RuleMissing, "empty %s", what)
 		}
 		return []byte(s), nil
 	case raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'):
 		return bytes.Clone(raw), nil
 	case string(raw) == "null":
-		return nil, schemaErr(field, "null key")
+		return nil, schemaErr(field, RuleMissing, "null %s", what)
 	default:
-		return nil, schemaErr(field, "got %s, want a string or a number", jsonKind(raw))
+		return nil, schemaErr(field, RuleType, "got %s, want a string or a number", jsonKind(raw))
 	}
 }
 
 func (d *decoder) eventMillis(raw []byte) (int64, error) {
 	field := d.timeField
 	if raw == nil {
-		return 0, schemaErr(field, "missing; the event-time field is required")
+		return 0, schemaErr(field, RuleMissing, "missing; the event-time field is required")
 	}
 	var ms int64
 	switch d.timeFormat {
 	case pipeline.TimeEpochMillis:
 		if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
-			return 0, schemaErr(field, "got %s, want epoch milliseconds (an integer)", jsonKind(raw))
+			return 0, schemaErr(field, RuleType, "got %s, want epoch milliseconds (an integer)", jsonKind(raw))
 		}
 		v, err := strconv.ParseInt(string(raw), 10, 64)
 		if err != nil {
-			return 0, schemaErr(field, "%s is not an integer number of epoch milliseconds", shortRaw(raw))
+			return 0, schemaErr(field, RuleFormat, "%s is not an integer number of epoch milliseconds", shortRaw(raw))
 		}
 		ms = v
 	case pipeline.TimeRFC3339:
 		if raw[0] != '"' {
-			return 0, schemaErr(field, "got %s, want an RFC 3339 time string", jsonKind(raw))
+			return 0, schemaErr(field, RuleType, "got %s, want an RFC 3339 time string", jsonKind(raw))
 		}
 		s, err := jsonString(raw)
 		if err != nil {
-			return 0, schemaErr(field, "%v", err)
+			return 0, schemaErr(field, RuleFormat, "%v", err)
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return 0, schemaErr(field, "%s is not an RFC 3339 time", shortQuote([]byte(s)))
+			return 0, schemaErr(field, RuleFormat, "%s is not an RFC 3339 time", shortQuote([]byte(s)))
 		}
 		ms = t.UnixMilli()
 	default:
-		return 0, schemaErr(field, "unsupported time format %q", d.timeFormat)
+		return 0, schemaErr(field, RuleFormat, "unsupported time format %q", d.timeFormat)
 	}
 	if ms < minEventMillis || ms > maxEventMillis {
-		return 0, schemaErr(field, "event time %d ms is outside years 1970 to 9999", ms)
+		return 0, schemaErr(field, RuleRange, "event time %d ms is outside years 1970 to 9999", ms)
 	}
 	return ms, nil
 }
 
 func number(field string, raw []byte) (float64, error) {
 	if raw == nil {
-		return 0, schemaErr(field, "missing")
+		return 0, schemaErr(field, RuleMissing, "missing")
 	}
 	if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
-		return 0, schemaErr(field, "got %s, want a number", jsonKind(raw))
+		return 0, schemaErr(field, RuleType, "got %s, want a number", jsonKind(raw))
 	}
 	v, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, schemaErr(field, "%s is out of range for a float64", shortRaw(raw))
+		return 0, schemaErr(field, RuleRange, "%s is out of range for a float64", shortRaw(raw))
 	}
 	return v, nil
 }

@@ -29,6 +29,9 @@ type metrics struct {
 	rebalances    prometheus.Counter
 	restored      prometheus.Counter
 	assigned      prometheus.Gauge
+
+	duplicates     *prometheus.CounterVec
+	schemaFailures *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, store *state.Store) (*metrics, error) {
@@ -47,7 +50,7 @@ func newMetrics(reg prometheus.Registerer, store *state.Store) (*metrics, error)
 		}, []string{"reason"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kappa_processor_skipped_records_total",
-			Help: "Input records dropped by the skip policy of on_error, by reason class: decode, schema or late.",
+			Help: "Input records dropped by the skip policy of on_error, by reason class: decode, schema, late or duplicate.",
 		}, []string{"reason"}),
 		late: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kappa_processor_late_records_total",
@@ -117,6 +120,14 @@ func newMetrics(reg prometheus.Registerer, store *state.Store) (*metrics, error)
 			Name: "kappa_processor_active_partitions",
 			Help: "Input partitions with a running task on this instance.",
 		}),
+		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kappa_processor_duplicates_total",
+			Help: "Input records whose event id was already seen within the dedup horizon (input.dedup), by input topic; on_error.duplicate says what became of them.",
+		}, []string{"topic"}),
+		schemaFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kappa_processor_schema_failures_total",
+			Help: "Input records that broke a schema rule, by field and rule: missing, type, format, range, min, max, allowed, pattern, max_length.",
+		}, []string{"field", "rule"}),
 	}
 	stateBytes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "kappa_state_disk_usage_bytes",
@@ -125,7 +136,7 @@ func newMetrics(reg prometheus.Registerer, store *state.Store) (*metrics, error)
 	for _, c := range []prometheus.Collector{
 		m.recordsIn, m.recordsOut, m.deadLetters, m.skipped, m.late, m.predictions, m.alerts, m.predictTime, m.scores,
 		m.recordAge, m.eventLag, m.watermark, m.latency, m.windows, m.restoreLeft, m.transactions, m.commitSeconds,
-		m.rebalances, m.restored, m.assigned, stateBytes,
+		m.rebalances, m.restored, m.assigned, stateBytes, m.duplicates, m.schemaFailures,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("processor: register metrics: %w", err)

@@ -48,25 +48,25 @@ func schemaDef(t testing.TB, name string, on pipeline.OnError) *pipeline.Definit
 const ts0 = 1_764_000_000_000
 
 // schemaBreakers are records that break a rule of testSchema, with the field and message
-// of their dead letters.
-var schemaBreakers = []struct{ value, field, msg string }{
-	{`{"card":"a","amount":1e9,"ts":1764000000000}`, "amount", "1e9 is above max 100"},
-	{`{"card":"a","amount":-101,"ts":1764000000000}`, "amount", "-101 is below min -100"},
-	{`{"card":"a","ts":1764000000000}`, "amount", "missing; the field is required"},
-	{`{"card":"a","amount":null,"ts":1764000000000}`, "amount", "null; the field is required"},
-	{`{"card":"a","amount":"5","ts":1764000000000}`, "amount", "got a string, want a number"},
-	{`{"card":"a","amount":1,"ts":1764000000000,"currency":"XXX"}`, "currency", `"XXX" is not an allowed value`},
-	{`{"card":"a","amount":1,"ts":1764000000000,"tag":"t-x"}`, "tag", `"t-x" does not match the pattern ^t-[0-9]+$`},
-	{`{"card":"a","amount":1,"ts":1764000000000,"tag":"t-123456789"}`, "tag", "11 characters is longer than max_length 8"},
-	{`{"card":"a","amount":1,"ts":1764000000000,"n":1.5}`, "n", "got a number, want an integer"},
-	{`{"card":"a","amount":1,"ts":1764000000000,"n":4}`, "n", "4 is not an allowed value"},
-	{`{"card":"a","amount":1,"ts":1764000000000,"n":99999999999999999999}`, "n", "99999999999999999999 is out of range for a 64-bit integer"},
-	{`{"card":"a","amount":1,"ts":1764000000000,"ok":false}`, "ok", "false is not an allowed value"},
-	{`{"card":"a","amount":1,"ts":1764000000000,"ok":"yes"}`, "ok", "got a string, want true or false"},
-	{`{"card":"a","amount":1,"ts":"2026-13-45T00:00:00Z"}`, "ts", `"2026-13-45T00:00:00Z" is not an RFC 3339 time`},
-	{`{"card":"a","amount":1,"ts":99999999999999999}`, "ts", "99999999999999999 ms is outside years 1970 to 9999"},
-	{`{"card":"a","amount":1,"ts":1764000000000,"at":"2026-13-45T00:00:00Z"}`, "at", `"2026-13-45T00:00:00Z" is not an RFC 3339 time`},
-	{`{"card":"a","amount":1,"ts":1764000000000,"at":true}`, "at", "got a boolean, want an RFC 3339 time string or integer epoch milliseconds"},
+// of their dead letters and the rule they break.
+var schemaBreakers = []struct{ value, field, msg, rule string }{
+	{`{"card":"a","amount":1e9,"ts":1764000000000}`, "amount", "1e9 is above max 100", "max"},
+	{`{"card":"a","amount":-101,"ts":1764000000000}`, "amount", "-101 is below min -100", "min"},
+	{`{"card":"a","ts":1764000000000}`, "amount", "missing; the field is required", "missing"},
+	{`{"card":"a","amount":null,"ts":1764000000000}`, "amount", "null; the field is required", "missing"},
+	{`{"card":"a","amount":"5","ts":1764000000000}`, "amount", "got a string, want a number", "type"},
+	{`{"card":"a","amount":1,"ts":1764000000000,"currency":"XXX"}`, "currency", `"XXX" is not an allowed value`, "allowed"},
+	{`{"card":"a","amount":1,"ts":1764000000000,"tag":"t-x"}`, "tag", `"t-x" does not match the pattern ^t-[0-9]+$`, "pattern"},
+	{`{"card":"a","amount":1,"ts":1764000000000,"tag":"t-123456789"}`, "tag", "11 characters is longer than max_length 8", "max_length"},
+	{`{"card":"a","amount":1,"ts":1764000000000,"n":1.5}`, "n", "got a number, want an integer", "type"},
+	{`{"card":"a","amount":1,"ts":1764000000000,"n":4}`, "n", "4 is not an allowed value", "allowed"},
+	{`{"card":"a","amount":1,"ts":1764000000000,"n":99999999999999999999}`, "n", "99999999999999999999 is out of range for a 64-bit integer", "range"},
+	{`{"card":"a","amount":1,"ts":1764000000000,"ok":false}`, "ok", "false is not an allowed value", "allowed"},
+	{`{"card":"a","amount":1,"ts":1764000000000,"ok":"yes"}`, "ok", "got a string, want true or false", "type"},
+	{`{"card":"a","amount":1,"ts":"2026-13-45T00:00:00Z"}`, "ts", `"2026-13-45T00:00:00Z" is not an RFC 3339 time`, "format"},
+	{`{"card":"a","amount":1,"ts":99999999999999999}`, "ts", "99999999999999999 ms is outside years 1970 to 9999", "range"},
+	{`{"card":"a","amount":1,"ts":1764000000000,"at":"2026-13-45T00:00:00Z"}`, "at", `"2026-13-45T00:00:00Z" is not an RFC 3339 time`, "format"},
+	{`{"card":"a","amount":1,"ts":1764000000000,"at":true}`, "at", "got a boolean, want an RFC 3339 time string or integer epoch milliseconds", "type"},
 }
 
 // TestSchemaRules runs records that break each rule through the processor: each goes to
@@ -98,11 +98,21 @@ func TestSchemaRules(t *testing.T) {
 		for _, d := range k.records(DeadLetterTopic(def), p) {
 			f, _ := headerValue(d.Headers, HeaderField)
 			m, _ := headerValue(d.Headers, HeaderMessage)
-			msgs = append(msgs, f+": "+m)
+			rule, _ := headerValue(d.Headers, HeaderRule)
+			msgs = append(msgs, f+": "+m+" ["+rule+"]")
+		}
+	}
+	failures := map[[2]string]int{}
+	for _, b := range schemaBreakers {
+		failures[[2]string{b.field, b.rule}]++
+	}
+	for fr, n := range failures {
+		if got := testutil.ToFloat64(r.p.metrics.schemaFailures.WithLabelValues(fr[0], fr[1])); int(got) != n {
+			t.Errorf("kappa_processor_schema_failures_total{field=%q,rule=%q}: got %v, want %d", fr[0], fr[1], got, n)
 		}
 	}
 	for _, b := range schemaBreakers {
-		want := b.field + ": " + b.msg
+		want := b.field + ": " + b.msg + " [" + b.rule + "]"
 		found := false
 		for _, m := range msgs {
 			found = found || m == want

@@ -66,6 +66,7 @@ type Processor struct {
 	agg     *aggregateOp // the pipeline's operators: agg, win, sc, or win then sc
 	win     *windowOp
 	sc      *scoreOp
+	dedup   *deduper // input.dedup; nil without
 	dec     *decoder // the fields every operator reads
 	metrics *metrics
 
@@ -147,6 +148,12 @@ func New(cfg Config) (*Processor, error) {
 	if p.win != nil {
 		reasons = append(reasons, ReasonLate)
 	}
+	if p.dedup != nil {
+		reasons = append(reasons, ReasonDuplicate)
+		for _, topic := range cfg.Definition.Input.Topics {
+			m.duplicates.WithLabelValues(topic)
+		}
+	}
 	for _, reason := range reasons {
 		switch cfg.Definition.OnError.PolicyOf(reason) {
 		case pipeline.PolicySkip:
@@ -190,6 +197,7 @@ func (p *Processor) buildOperators() error {
 	if p.agg == nil && p.win == nil && p.sc == nil {
 		return errors.New("processor: the pipeline has no operator")
 	}
+	p.dedup = newDeduper(def.Input.Dedup)
 	p.dec = newDecoder(def, fields...)
 	return nil
 }
@@ -496,6 +504,11 @@ func (r *run) processRecord(t *task, rec *model.Record) error {
 		}
 		return r.reject(rec, de)
 	}
+	if p.dedup != nil {
+		if dup, err := r.processDuplicate(t, rec, &ev); dup || err != nil {
+			return err
+		}
+	}
 	if p.win != nil {
 		dead, err := r.processWindow(t, p.win, rec, ev)
 		if dead || err != nil {
@@ -535,6 +548,9 @@ func (r *run) processRecord(t *task, rec *model.Record) error {
 // processor (a *RecordError, which process answers by aborting the transaction). Late
 // records are handled by processWindow.
 func (r *run) reject(rec *model.Record, de *DecodeError) error {
+	if de.Reason == ReasonSchema && !r.quiet {
+		r.p.metrics.schemaFailures.WithLabelValues(de.Field, de.Rule).Inc()
+	}
 	switch r.p.def.OnError.PolicyOf(de.Reason) {
 	case pipeline.PolicySkip:
 		r.skip(de.Reason)

@@ -73,9 +73,9 @@ func (ru *rule) check(raw []byte) error {
 			return nil
 		}
 		if raw == nil {
-			return schemaErr(ru.name, "missing; the field is required")
+			return schemaErr(ru.name, RuleMissing, "missing; the field is required")
 		}
-		return schemaErr(ru.name, "null; the field is required")
+		return schemaErr(ru.name, RuleMissing, "null; the field is required")
 	}
 	switch ru.typ {
 	case pipeline.TypeString:
@@ -86,7 +86,7 @@ func (ru *rule) check(raw []byte) error {
 		if bytes.IndexByte(s, '\\') >= 0 {
 			u, err := jsonString(raw)
 			if err != nil {
-				return schemaErr(ru.name, "%v", err)
+				return schemaErr(ru.name, RuleFormat, "%v", err)
 			}
 			s = []byte(u)
 		}
@@ -97,7 +97,7 @@ func (ru *rule) check(raw []byte) error {
 		}
 		v, err := strconv.ParseInt(string(raw), 10, 64)
 		if err != nil {
-			return schemaErr(ru.name, "%s is out of range for a 64-bit integer", shortRaw(raw))
+			return schemaErr(ru.name, RuleRange, "%s is out of range for a 64-bit integer", shortRaw(raw))
 		}
 		return ru.checkNumber(float64(v), raw)
 	case pipeline.TypeFloat:
@@ -106,7 +106,7 @@ func (ru *rule) check(raw []byte) error {
 		}
 		v, err := strconv.ParseFloat(string(raw), 64)
 		if err != nil || math.IsInf(v, 0) {
-			return schemaErr(ru.name, "%s is not a finite number", shortRaw(raw))
+			return schemaErr(ru.name, RuleRange, "%s is not a finite number", shortRaw(raw))
 		}
 		return ru.checkNumber(v, raw)
 	case pipeline.TypeBool:
@@ -114,7 +114,7 @@ func (ru *rule) check(raw []byte) error {
 			return ru.wrongType(raw)
 		}
 		if ru.allowed && !ru.bools[b2i(raw[0] == 't')] {
-			return schemaErr(ru.name, "%s is not an allowed value", raw)
+			return schemaErr(ru.name, RuleAllowed, "%s is not an allowed value", raw)
 		}
 		return nil
 	case pipeline.TypeTimestamp:
@@ -131,7 +131,7 @@ func b2i(b bool) int {
 }
 
 func (ru *rule) wrongType(raw []byte) error {
-	return schemaErr(ru.name, "got %s, want %s", jsonKind(raw), typeWords(ru.typ))
+	return schemaErr(ru.name, RuleType, "got %s, want %s", jsonKind(raw), typeWords(ru.typ))
 }
 
 func typeWords(t pipeline.FieldType) string {
@@ -150,10 +150,10 @@ func typeWords(t pipeline.FieldType) string {
 
 func (ru *rule) checkString(s []byte) error {
 	if ru.maxLen > 0 && len(s) > ru.maxLen && utf8.RuneCount(s) > ru.maxLen {
-		return schemaErr(ru.name, "%d characters is longer than max_length %d", utf8.RuneCount(s), ru.maxLen)
+		return schemaErr(ru.name, RuleMaxLength, "%d characters is longer than max_length %d", utf8.RuneCount(s), ru.maxLen)
 	}
 	if ru.re != nil && !ru.re.Match(s) {
-		return schemaErr(ru.name, "%s does not match the pattern %s", shortQuote(s), ru.re)
+		return schemaErr(ru.name, RulePattern, "%s does not match the pattern %s", shortQuote(s), ru.re)
 	}
 	if ru.allowed {
 		for _, a := range ru.strs {
@@ -161,7 +161,7 @@ func (ru *rule) checkString(s []byte) error {
 				return nil
 			}
 		}
-		return schemaErr(ru.name, "%s is not an allowed value", shortQuote(s))
+		return schemaErr(ru.name, RuleAllowed, "%s is not an allowed value", shortQuote(s))
 	}
 	return nil
 }
@@ -169,9 +169,9 @@ func (ru *rule) checkString(s []byte) error {
 func (ru *rule) checkNumber(v float64, raw []byte) error {
 	switch {
 	case ru.hasMin && v < ru.min:
-		return schemaErr(ru.name, "%s is below min %s", shortRaw(raw), strconv.FormatFloat(ru.min, 'g', -1, 64))
+		return schemaErr(ru.name, RuleMin, "%s is below min %s", shortRaw(raw), strconv.FormatFloat(ru.min, 'g', -1, 64))
 	case ru.hasMax && v > ru.max:
-		return schemaErr(ru.name, "%s is above max %s", shortRaw(raw), strconv.FormatFloat(ru.max, 'g', -1, 64))
+		return schemaErr(ru.name, RuleMax, "%s is above max %s", shortRaw(raw), strconv.FormatFloat(ru.max, 'g', -1, 64))
 	}
 	if ru.allowed {
 		for _, a := range ru.nums {
@@ -179,7 +179,7 @@ func (ru *rule) checkNumber(v float64, raw []byte) error {
 				return nil
 			}
 		}
-		return schemaErr(ru.name, "%s is not an allowed value", shortRaw(raw))
+		return schemaErr(ru.name, RuleAllowed, "%s is not an allowed value", shortRaw(raw))
 	}
 	return nil
 }
@@ -192,26 +192,26 @@ func (ru *rule) checkTimestamp(raw []byte) error {
 		if bytes.IndexByte(s, '\\') >= 0 {
 			u, err := jsonString(raw)
 			if err != nil {
-				return schemaErr(ru.name, "%v", err)
+				return schemaErr(ru.name, RuleFormat, "%v", err)
 			}
 			s = []byte(u)
 		}
 		t, err := time.Parse(time.RFC3339Nano, string(s)) // does not escape: a time string converts on the stack
 		if err != nil {
-			return schemaErr(ru.name, "%s is not an RFC 3339 time", shortQuote(s))
+			return schemaErr(ru.name, RuleFormat, "%s is not an RFC 3339 time", shortQuote(s))
 		}
 		ms = t.UnixMilli()
 	case isJSONInt(raw):
 		v, err := strconv.ParseInt(string(raw), 10, 64)
 		if err != nil {
-			return schemaErr(ru.name, "%s is out of range for epoch milliseconds", shortRaw(raw))
+			return schemaErr(ru.name, RuleRange, "%s is out of range for epoch milliseconds", shortRaw(raw))
 		}
 		ms = v
 	default:
 		return ru.wrongType(raw)
 	}
 	if ms < minEventMillis || ms > maxEventMillis {
-		return schemaErr(ru.name, "%d ms is outside years 1970 to 9999", ms)
+		return schemaErr(ru.name, RuleRange, "%d ms is outside years 1970 to 9999", ms)
 	}
 	return nil
 }

@@ -34,8 +34,12 @@ type task struct {
 
 	win *windowTask // window pipelines: the partition's windows; nil until loaded
 
-	in  map[string]prometheus.Counter
-	out prometheus.Counter
+	dedup    dedupState // input.dedup: the partition's dedup clock
+	key, val []byte     // scratch for state keys and values
+
+	in   map[string]prometheus.Counter
+	dups map[string]prometheus.Counter
+	out  prometheus.Counter
 
 	// For the lag gauges: the Kafka timestamp of the last record and the largest event
 	// time seen (ms), set per record and published once per poll.
@@ -154,6 +158,18 @@ func (t *task) recordsIn(topic string) prometheus.Counter {
 	return c
 }
 
+func (t *task) duplicates(topic string) prometheus.Counter {
+	c, ok := t.dups[topic]
+	if !ok {
+		c = t.p.metrics.duplicates.WithLabelValues(topic)
+		if t.dups == nil {
+			t.dups = map[string]prometheus.Counter{}
+		}
+		t.dups[topic] = c
+	}
+	return c
+}
+
 func (t *task) recordsOut() prometheus.Counter {
 	if t.out == nil {
 		t.out = t.p.metrics.recordsOut.WithLabelValues(t.p.def.Output.Topic, strconv.Itoa(int(t.partition)))
@@ -205,6 +221,11 @@ func (t *task) aggregate(key []byte) (*aggState, error) {
 // flush writes the cached aggregates into the batch, once per key, in the order they were
 // first changed (deterministic, so a replay writes the same changelog).
 func (t *task) flush() error {
+	if d := t.p.dedup; d != nil {
+		if err := t.flushDedup(d); err != nil {
+			return err
+		}
+	}
 	if t.win != nil && t.win.op != nil {
 		if err := t.win.store.flush(t.win.op.Clock()); err != nil {
 			return err
@@ -230,6 +251,7 @@ func (t *task) clearCache() {
 func (t *task) discard() {
 	t.clearCache()
 	t.win = nil
+	t.dedup = dedupState{}
 	if t.batch != nil {
 		t.batch.Close()
 		t.batch = nil
@@ -283,6 +305,7 @@ const (
 	HeaderReason    = "kappa.dlq.reason"
 	HeaderField     = "kappa.dlq.field"
 	HeaderMessage   = "kappa.dlq.message"
+	HeaderRule      = "kappa.dlq.rule" // schema errors only: the kind of rule broken (RuleMissing, ...)
 	HeaderTopic     = "kappa.source.topic"
 	HeaderPartition = "kappa.source.partition"
 	HeaderOffset    = "kappa.source.offset"
@@ -293,12 +316,15 @@ const (
 // headers naming the reason and the source position. It goes to the same partition number
 // of the pipeline's dead-letter topic.
 func deadLetter(def *pipeline.Definition, rec *model.Record, de *DecodeError) *model.Output {
-	h := copyHeaders(rec, 7)
+	h := copyHeaders(rec, 8)
 	h = append(h,
 		model.Header{Key: HeaderReason, Value: []byte(de.Reason)},
 		model.Header{Key: HeaderField, Value: []byte(de.Field)},
 		model.Header{Key: HeaderMessage, Value: []byte(de.Msg)},
 	)
+	if de.Rule != "" {
+		h = append(h, model.Header{Key: HeaderRule, Value: []byte(de.Rule)})
+	}
 	h = appendSourceHeaders(h, rec)
 	return &model.Output{
 		Topic:     DeadLetterTopic(def),

@@ -180,7 +180,7 @@ func (r *run) processWindow(t *task, op *windowOp, rec *model.Record, ev event) 
 	}
 	res, err := w.op.Process(windows.Record{Key: string(ev.key), EventTime: ev.eventTime, Values: ev.values, Seq: seq})
 	if errors.Is(err, windows.ErrInvalidRecord) {
-		return true, r.reject(rec, &DecodeError{Reason: ReasonSchema, Msg: err.Error()})
+		return true, r.reject(rec, &DecodeError{Reason: ReasonSchema, Rule: RuleRange, Msg: err.Error()})
 	}
 	if err != nil {
 		return false, fatalf("processor: windows of %s (partition %d, key %q): %w", rec.Position, t.partition, ev.key, err)

@@ -79,6 +79,47 @@ func (b *Batch) Get(key []byte) (value []byte, ok bool, err error) {
 	return value, true, closer.Close()
 }
 
+// Range calls fn for each key in [lo, hi) as this batch sees it (its own writes over the
+// committed state), in key order, with its value, up to limit keys (limit <= 0: all). A nil
+// hi is the end of the partition's keys. key and value are valid only until fn returns, and
+// fn must not change the batch: collect what to change and change it after Range returns.
+// An error from fn stops the scan and is returned as is.
+func (b *Batch) Range(lo, hi []byte, limit int, fn func(key, value []byte) error) error {
+	if err := b.usable(); err != nil {
+		return err
+	}
+	if err := b.s.enter(); err != nil {
+		return fmt.Errorf("state: partition %d: %w", b.p, err)
+	}
+	defer b.s.ops.Done()
+	opts := &pebble.IterOptions{LowerBound: appendDataKey(nil, b.p, lo)}
+	if hi != nil {
+		opts.UpperBound = appendDataKey(nil, b.p, hi)
+	} else {
+		_, opts.UpperBound = namespaceBounds(b.p, nsData)
+	}
+	it, err := b.b.NewIter(opts)
+	if err != nil {
+		return fmt.Errorf("state: partition %d: range: %w", b.p, classify(err))
+	}
+	n := 0
+	for valid := it.First(); valid && (limit <= 0 || n < limit); valid = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return errors.Join(fmt.Errorf("state: partition %d: range: %w", b.p, classify(err)), it.Close())
+		}
+		if err := fn(it.Key()[prefixLen:], v); err != nil {
+			_ = it.Close() // fn's error is the one that matters
+			return err
+		}
+		n++
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return fmt.Errorf("state: partition %d: range: %w", b.p, classify(err))
+	}
+	return nil
+}
+
 // Set sets key to value. A nil value is stored as an empty one (only Delete writes a
 // tombstone). Both slices may be reused once Set returns.
 func (b *Batch) Set(key, value []byte) error {

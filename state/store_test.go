@@ -779,3 +779,71 @@ func flipMetaBit(p int32) func(*testing.T, *vfs.MemFS) {
 		mustNil(t, s.Close())
 	}
 }
+
+func TestBatchRange(t *testing.T) {
+	tests := []struct {
+		name      string
+		committed []string // key, value pairs committed before the batch
+		ops       []string // key, value pairs; value "<del>" deletes
+		lo, hi    string   // hi "<end>": nil, the end of the partition
+		limit     int
+		want      string // key=value, space-separated
+	}{
+		{name: "empty", lo: "a", hi: "<end>"},
+		{name: "committed only", committed: []string{"a", "1", "b", "2", "c", "3"}, lo: "a", hi: "c", want: "a=1 b=2"},
+		{
+			name: "batch over committed", committed: []string{"a", "1", "b", "2"}, ops: []string{"b", "20", "bb", "new", "a", "<del>"},
+			lo: "", hi: "<end>", want: "b=20 bb=new",
+		},
+		{name: "bounds", committed: []string{"a", "1", "b", "2", "c", "3"}, lo: "b", hi: "<end>", want: "b=2 c=3"},
+		{name: "limit", committed: []string{"a", "1", "b", "2", "c", "3"}, lo: "", hi: "<end>", limit: 2, want: "a=1 b=2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openMem(t, vfs.NewMem())
+			if tt.committed != nil {
+				commit(t, s, 3, Applied{Changelog: 1}, tt.committed...)
+			}
+			commit(t, s, 4, Applied{Changelog: 1}, "a", "other partition")
+			b := s.NewBatch(3)
+			defer b.Close()
+			for i := 0; i < len(tt.ops); i += 2 {
+				var err error
+				if tt.ops[i+1] == "<del>" {
+					err = b.Delete([]byte(tt.ops[i]))
+				} else {
+					err = b.Set([]byte(tt.ops[i]), []byte(tt.ops[i+1]))
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			var hi []byte
+			if tt.hi != "<end>" {
+				hi = []byte(tt.hi)
+			}
+			var got []string
+			err := b.Range([]byte(tt.lo), hi, tt.limit, func(k, v []byte) error {
+				got = append(got, string(k)+"="+string(v))
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := strings.Join(got, " "); g != tt.want {
+				t.Errorf("Range: got %q, want %q", g, tt.want)
+			}
+		})
+	}
+	t.Run("fn error", func(t *testing.T) {
+		s := openMem(t, vfs.NewMem())
+		commit(t, s, 3, Applied{Changelog: 1}, "a", "1", "b", "2")
+		b := s.NewBatch(3)
+		defer b.Close()
+		stop := errors.New("stop")
+		n := 0
+		if err := b.Range(nil, nil, 0, func(_, _ []byte) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+			t.Errorf("Range: got %v after %d keys, want the callback's error after 1", err, n)
+		}
+	})
+}
