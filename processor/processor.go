@@ -67,7 +67,10 @@ type Processor struct {
 	win     *windowOp
 	sc      *scoreOp
 	dedup   *deduper // input.dedup; nil without
-	dec     *decoder // the fields every operator reads
+	quality *quality
+	dec     *decoder // the fields every operator and quality check reads
+	// histFields are the decoder's indexes of quality.histograms' fields.
+	histFields []int
 	metrics *metrics
 
 	mu       sync.Mutex // guards pending
@@ -139,6 +142,9 @@ func New(cfg Config) (*Processor, error) {
 		return nil, err
 	}
 	p.metrics = m
+	if p.quality, err = newQuality(cfg.Definition, cfg.Registerer, p.histFields); err != nil {
+		return nil, err
+	}
 	if p.win != nil {
 		for _, topic := range cfg.Definition.Input.Topics {
 			m.late.WithLabelValues(topic) // zero, not nothing, until the first late record
@@ -198,6 +204,7 @@ func (p *Processor) buildOperators() error {
 		return errors.New("processor: the pipeline has no operator")
 	}
 	p.dedup = newDeduper(def.Input.Dedup)
+	fields, p.histFields = appendQualityFields(def, fields)
 	p.dec = newDecoder(def, fields...)
 	return nil
 }
@@ -508,6 +515,9 @@ func (r *run) processRecord(t *task, rec *model.Record) error {
 		if dup, err := r.processDuplicate(t, rec, &ev); dup || err != nil {
 			return err
 		}
+	}
+	if !r.quiet {
+		p.quality.observe(&ev)
 	}
 	if p.win != nil {
 		dead, err := r.processWindow(t, p.win, rec, ev)
