@@ -71,7 +71,7 @@ type Processor struct {
 	dec     *decoder // the fields every operator and quality check reads
 	// histFields are the decoder's indexes of quality.histograms' fields.
 	histFields []int
-	metrics *metrics
+	metrics    *metrics
 
 	mu       sync.Mutex // guards pending
 	pending  []assignEvent
