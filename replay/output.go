@@ -40,6 +40,9 @@ func writtenTopics(def *pipeline.Definition) []string {
 	if sc := def.ScoreOp(); sc != nil && sc.Alert != nil {
 		ts = append(ts, sc.Alert.Topic)
 	}
+	if def.HasDrift() {
+		ts = append(ts, def.DriftTopic())
+	}
 	return ts
 }
 

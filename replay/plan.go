@@ -65,22 +65,39 @@ func (r Range) Validate() error {
 	return nil
 }
 
-// WarmUpFor is the warm-up a time range of def needs: the largest window size (the gap of a
-// session window) plus its grace, plus the input's max_out_of_orderness. A record that can
-// still change a window ending at or after T1 has an event time at or after T1 - size, and
-// it arrives before the watermark passes the window's end plus grace; with timestamps that
-// follow event times within max_out_of_orderness it is at or after T1 - WarmUpFor(def). It
-// is 0 for a pipeline without windows.
+// WarmUpFor is the warm-up a time range of def needs, the largest of what its stateful
+// parts need, each plus the input's max_out_of_orderness:
+//
+//   - windows: the largest window size (the gap of a session window) plus its grace. A
+//     record that can still change a window ending at or after T1 has an event time at or
+//     after T1 - size, and it arrives before the watermark passes the window's end plus
+//     grace; with timestamps that follow event times within max_out_of_orderness it is at
+//     or after T1 - WarmUpFor(def).
+//   - dedup: the horizon, so that the ids a record of the range is checked against are
+//     read.
+//   - drift: the drift window, so that the first evaluation in the range covers a whole
+//     window.
+//
+// It is 0 for a pipeline without any of them.
 func WarmUpFor(def *pipeline.Definition) time.Duration {
-	w := def.WindowOp()
-	if w == nil {
+	var need time.Duration
+	if w := def.WindowOp(); w != nil {
+		size := w.Size
+		if w.Type == pipeline.WindowSession {
+			size = w.Gap
+		}
+		need = size + w.Grace
+	}
+	if d := def.Input.Dedup; d != nil {
+		need = max(need, d.Horizon)
+	}
+	if d := def.Quality.Drift; d != nil {
+		need = max(need, d.Window)
+	}
+	if need == 0 {
 		return 0
 	}
-	size := w.Size
-	if w.Type == pipeline.WindowSession {
-		size = w.Gap
-	}
-	return size + w.Grace + def.Input.MaxOutOfOrderness
+	return need + def.Input.MaxOutOfOrderness
 }
 
 // PartitionPlan is the offset range of one input partition.

@@ -480,3 +480,37 @@ func diffOutputs(t *testing.T, what string, want, got []output) {
 		t.Fatalf("%s: got %d records, want %d", what, len(got), len(want))
 	}
 }
+
+func TestWarmUpFor(t *testing.T) {
+	const ooo = 3 * time.Second
+	win := func(typ pipeline.WindowType) pipeline.Operator {
+		return pipeline.Operator{Window: &pipeline.Window{Type: typ, Size: 10 * time.Minute, Gap: 5 * time.Minute, Grace: time.Minute}}
+	}
+	tests := []struct {
+		name  string
+		ops   []pipeline.Operator
+		dedup *pipeline.Dedup
+		drift *pipeline.Drift
+		want  time.Duration
+	}{
+		{name: "stateless", ops: []pipeline.Operator{{Aggregate: &pipeline.Aggregate{Field: "x"}}}, want: 0},
+		{name: "tumbling", ops: []pipeline.Operator{win(pipeline.WindowTumbling)}, want: 11*time.Minute + ooo},
+		{name: "session", ops: []pipeline.Operator{win(pipeline.WindowSession)}, want: 6*time.Minute + ooo},
+		{name: "dedup only", dedup: &pipeline.Dedup{Field: "id", Horizon: time.Hour}, want: time.Hour + ooo},
+		{name: "dedup shorter than the window", ops: []pipeline.Operator{win(pipeline.WindowTumbling)},
+			dedup: &pipeline.Dedup{Field: "id", Horizon: time.Minute}, want: 11*time.Minute + ooo},
+		{name: "drift", dedup: &pipeline.Dedup{Field: "id", Horizon: time.Minute}, drift: &pipeline.Drift{Window: 2 * time.Hour},
+			want: 2*time.Hour + ooo},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			def := &pipeline.Definition{Operators: tt.ops}
+			def.Input.MaxOutOfOrderness = ooo
+			def.Input.Dedup = tt.dedup
+			def.Quality.Drift = tt.drift
+			if got := replay.WarmUpFor(def); got != tt.want {
+				t.Errorf("WarmUpFor: got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

@@ -22,6 +22,9 @@ type Topics struct {
 	// Alerts is the alert topic of a score operator; empty for none. It is created like the
 	// output topic.
 	Alerts string
+	// Drift is the drift topic of a pipeline with quality.drift; empty for none. It is
+	// created like the output topic.
+	Drift string
 }
 
 // EnsureTopics checks the input topics and creates the output, changelog, dead-letter and
@@ -36,7 +39,7 @@ type Topics struct {
 // compacted.
 func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) (int32, error) {
 	all := append(append([]string(nil), t.Inputs...), t.Output, t.Changelog, t.DeadLetter)
-	for _, extra := range []string{t.Late, t.Alerts} {
+	for _, extra := range []string{t.Late, t.Alerts, t.Drift} {
 		if extra != "" {
 			all = append(all, extra)
 		}
@@ -71,7 +74,7 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) (int32, error
 		n = p
 	}
 
-	for _, c := range []struct{ topic, what string }{{t.Output, "output"}, {t.Alerts, "alert"}} {
+	for _, c := range []struct{ topic, what string }{{t.Output, "output"}, {t.Alerts, "alert"}, {t.Drift, "drift"}} {
 		if c.topic == "" {
 			continue
 		}

@@ -151,6 +151,9 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 		if sc := def.ScoreOp(); sc != nil && sc.Alert != nil {
 			topics.Alerts = sc.Alert.Topic
 		}
+		if def.HasDrift() {
+			topics.Drift = def.DriftTopic()
+		}
 		_, err = sinks.EnsureTopics(setupCtx, adm, topics)
 	}
 	var maxRecord int32
