@@ -497,10 +497,14 @@ func TestWarmUpFor(t *testing.T) {
 		{name: "tumbling", ops: []pipeline.Operator{win(pipeline.WindowTumbling)}, want: 11*time.Minute + ooo},
 		{name: "session", ops: []pipeline.Operator{win(pipeline.WindowSession)}, want: 6*time.Minute + ooo},
 		{name: "dedup only", dedup: &pipeline.Dedup{Field: "id", Horizon: time.Hour}, want: time.Hour + ooo},
-		{name: "dedup shorter than the window", ops: []pipeline.Operator{win(pipeline.WindowTumbling)},
-			dedup: &pipeline.Dedup{Field: "id", Horizon: time.Minute}, want: 11*time.Minute + ooo},
-		{name: "drift", dedup: &pipeline.Dedup{Field: "id", Horizon: time.Minute}, drift: &pipeline.Drift{Window: 2 * time.Hour},
-			want: 2*time.Hour + ooo},
+		{
+			name: "dedup shorter than the window", ops: []pipeline.Operator{win(pipeline.WindowTumbling)},
+			dedup: &pipeline.Dedup{Field: "id", Horizon: time.Minute}, want: 11*time.Minute + ooo,
+		},
+		{
+			name: "drift", dedup: &pipeline.Dedup{Field: "id", Horizon: time.Minute}, drift: &pipeline.Drift{Window: 2 * time.Hour},
+			want: 2*time.Hour + ooo,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
