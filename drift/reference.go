@@ -68,6 +68,9 @@ func Parse(name string, data []byte) (*Reference, error) {
 	if err := r.validate(name); err != nil {
 		return nil, err
 	}
+	if len(r.Features) == 0 {
+		r.Features = nil // "features": {} is no features, as Marshal omits them
+	}
 	return &r, nil
 }
 
