@@ -112,6 +112,10 @@ func checkInput(d *Definition, r reporter) {
 	case d.WindowOp() != nil && wholeMillis(in.MaxOutOfOrderness) != "":
 		r.invalid("input.max_out_of_orderness", wholeMillis(in.MaxOutOfOrderness))
 	}
+
+	if in.Dedup != nil {
+		checkDedup(d, r)
+	}
 }
 
 // checkTopic checks a topic name at path and reports whether it is valid. An empty name is

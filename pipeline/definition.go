@@ -54,7 +54,8 @@ type Input struct {
 	// checked (the order of the file): the first rule a record breaks is its error.
 	// Optional. See FieldRule.
 	Schema []FieldRule
-	// Dedup drops duplicates by an event-id field. nil: no deduplication.
+	// Dedup drops duplicates by an event-id field; see Dedup. nil (in the file, dedup left
+	// out or null): no deduplication.
 	Dedup *Dedup
 }
 

@@ -21,7 +21,7 @@ import (
 // kinds are in their entries of kinds.
 var (
 	definitionFields = []string{"name", "input", "operators", "output", "on_error", "exactly_once", "commit_interval", "state_dir"}
-	inputFields      = []string{"topics", "format", "key_field", "event_time", "max_out_of_orderness", "schema"}
+	inputFields      = []string{"topics", "format", "key_field", "event_time", "max_out_of_orderness", "schema", "dedup"}
 	eventTimeFields  = []string{"field", "format"}
 	outputFields     = []string{"topic"}
 )
@@ -35,6 +35,7 @@ var sections = []struct {
 	{"", definitionFields},
 	{"input", inputFields},
 	{"input.event_time", eventTimeFields},
+	{"input.dedup", dedupFields},
 	{"output", outputFields},
 	{"on_error", onErrorFields},
 }
@@ -45,7 +46,8 @@ var sectionHints = map[string]string{
 	"input":            "it needs topics, format, key_field and event_time",
 	"input.event_time": "it needs field and format, e.g. event_time: {field: ts, format: epoch_millis}",
 	"output":           "it needs topic, e.g. output: {topic: card-totals}",
-	"on_error":         "set a policy (dlq, skip or fail) per reason, e.g. on_error: {schema: skip}, or remove it for dlq everywhere",
+	"on_error":         "set a policy (dlq, skip or fail) per reason, e.g. on_error: {schema: skip}, or remove it for the defaults (skip for duplicates, dlq for the others)",
+	"input.dedup":      dedupNeeds,
 }
 
 // Load reads and parses the pipeline file at path; see Parse. Relative model file paths
@@ -317,6 +319,9 @@ func (p *parser) input(n *yaml.Node, in *Input) {
 	}
 	if n, ok := f["schema"]; ok {
 		in.Schema = p.schema(n, "input.schema")
+	}
+	if n, ok := f["dedup"]; ok && !isNull(resolve(n)) {
+		in.Dedup = p.dedup(n, "input.dedup")
 	}
 }
 
@@ -613,6 +618,10 @@ var aliases = map[string]string{
 	"maxlength":        "max_length",
 	"optional":         "required",
 	"nullable":         "required",
+	"deduplicate":      "dedup",
+	"deduplication":    "dedup",
+	"ttl":              "horizon",
+	"retention":        "horizon",
 }
 
 // given reports an optional field written with no value, which is more likely an

@@ -317,7 +317,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "field with two homes",
 			yaml: func(*testing.T) string { return base + "field: amount\n" },
-			want: []string{"p.yaml:14:1: field: unknown field; it belongs under input.event_time, under operators[].aggregate or in an entry of operators[].window.aggregates, so move it there"},
+			want: []string{"p.yaml:14:1: field: unknown field; it belongs under input.event_time, under input.dedup, under operators[].aggregate or in an entry of operators[].window.aggregates, so move it there"},
 		},
 		{
 			name: "duplicate field",

@@ -1,6 +1,11 @@
 package pipeline
 
-import "time"
+import (
+	"fmt"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
 
 // Dedup drops the records whose event id was already seen within a horizon of event time,
 // per input partition. In the file:
@@ -13,10 +18,13 @@ import "time"
 // time). A duplicate that arrives more than Horizon of stream time after the first copy is
 // not recognised. The ids live in the partition's state (Pebble, with the changelog), so the
 // answer is the same after a restart and in a replay. What happens to a duplicate is
-// on_error.duplicate: skip (counted) by default, dlq, or fail.
+// on_error.duplicate: skip (counted) by default, dlq, or fail. dedup left out, or null,
+// is no deduplication (Input.Dedup nil).
 type Dedup struct {
 	// Field is the top-level field that holds the event id: a non-empty string, or a
-	// number taken as its JSON text. Required. A record without it is a schema error.
+	// number taken as its JSON text. Required; not the event-time field, which does not
+	// tell two events apart (the key field may be it). A record without it is a schema
+	// error.
 	Field string
 	// Horizon is how long, in event time, an id is remembered. More than 0, a whole number
 	// of milliseconds, at most MaxDedupHorizon. Required.
@@ -116,3 +124,60 @@ func (d *Definition) DriftTopic() string { return d.Name + "-drift" }
 
 // HasDrift reports whether the pipeline monitors drift, and so has a drift topic.
 func (d *Definition) HasDrift() bool { return d.Quality.Drift != nil }
+
+// The settings of the file, in documentation order.
+var dedupFields = []string{"field", "horizon"}
+
+// dedupNeeds is what an empty input.dedup needs.
+const dedupNeeds = "it needs field and horizon, e.g. dedup: {field: txn_id, horizon: 1h}"
+
+// eventTimeUnit says why durations of event time are whole milliseconds.
+const eventTimeUnit = "the unit of event times"
+
+// checkDedup applies the rules of input.dedup.
+func checkDedup(d *Definition, r reporter) {
+	dd, path := d.Input.Dedup, "input.dedup"
+	if checkFieldName(r, path+".field", dd.Field, "add the field that holds the event id, e.g. field: txn_id") &&
+		dd.Field == d.Input.EventTime.Field {
+		r.invalid(path+".field", fmt.Sprintf("%q is the event-time field (input.event_time.field), which does not identify an event: "+
+			"distinct events can have the same time; use the field that holds the event id, e.g. field: txn_id", dd.Field))
+	}
+
+	hp := path + ".horizon"
+	switch h := dd.Horizon; {
+	case h == 0:
+		r.missing(hp, "add how long, in event time, an id is remembered, e.g. horizon: 1h")
+	case h < 0:
+		r.invalid(hp, notPositive(h, "horizon: 1h"))
+	case notWholeMillis(h, eventTimeUnit) != "":
+		r.invalid(hp, notWholeMillis(h, eventTimeUnit))
+	case h > MaxDedupHorizon:
+		r.invalid(hp, fmt.Sprintf("%s is more than %s (30 days), the longest horizon: every id it covers is kept in the state "+
+			"and read back by a replay; use at most %s", formatDuration(h), formatDuration(MaxDedupHorizon), formatDuration(MaxDedupHorizon)))
+	}
+}
+
+// dedup decodes input.dedup at path.
+func (p *parser) dedup(n *yaml.Node, path string) *Dedup {
+	dd := &Dedup{}
+	if v := resolve(n); v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" {
+		p.fail(posOf(n), path, fmt.Sprintf("must be a mapping, got the string %s; write dedup: {field: %s, horizon: 1h}",
+			quoteShort(v.Value), shorten(v.Value)))
+		return dd
+	}
+	f := p.mapping(n, path, dedupFields)
+	if n, ok := f["field"]; ok {
+		dd.Field = p.str(n, path+".field")
+	}
+	if n, ok := f["horizon"]; ok && !isNull(resolve(n)) {
+		hp := path + ".horizon"
+		if h, ok := p.duration(n, hp); ok {
+			if h == 0 {
+				// In Go, 0 is a horizon left out; in the file it is written, and wrong.
+				p.fail(posOf(n), hp, notPositive(h, "horizon: 1h"))
+			}
+			dd.Horizon = h
+		}
+	}
+	return dd
+}
