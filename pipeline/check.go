@@ -45,6 +45,8 @@ func check(d *Definition, r reporter) {
 		}
 	}
 
+	checkQuality(d, r)
+
 	switch ci := d.CommitInterval; {
 	case ci <= 0:
 		r.invalid("commit_interval", fmt.Sprintf("%s is not more than 0; use a positive duration up to %s, e.g. %s (the default)",

@@ -152,16 +152,24 @@ func (d *Definition) ScoreOp() *Score {
 // GroupID is the Kafka consumer group id of the pipeline: its name.
 func (d *Definition) GroupID() string { return d.Name }
 
-// ApplyDefaults sets CommitInterval, StateDir, the Emit of window operators and the Name of
-// the model files of score operators (ModelRef.Name) when they are zero, as Parse does for
-// a file that leaves them out. It cannot default ExactlyOnce, whose zero value is a choice.
-// It leaves file paths as they are.
+// ApplyDefaults sets CommitInterval, StateDir, the Emit of window operators, the Name of
+// the model files of score operators (ModelRef.Name), Quality.Freshness and, with
+// Quality.Drift, its Window, Every (a quarter of the window), Threshold, MinRecords and
+// Bins when they are zero, as Parse does for a file that leaves them out. It cannot
+// default ExactlyOnce, whose zero value is a choice. It leaves file paths as they are, and
+// the Buckets of histograms empty (see Histogram).
 func (d *Definition) ApplyDefaults() {
 	if d.CommitInterval == 0 {
 		d.CommitInterval = DefaultCommitInterval
 	}
 	if d.StateDir == "" {
 		d.StateDir = DefaultStateDir(d.Name)
+	}
+	if d.Quality.Freshness == 0 {
+		d.Quality.Freshness = DefaultFreshness
+	}
+	if d.Quality.Drift != nil {
+		d.Quality.Drift.applyDefaults()
 	}
 	for _, op := range d.Operators {
 		if op.Window != nil && op.Window.Emit == "" {
