@@ -138,11 +138,16 @@ func checkTopic(d *Definition, r reporter, path, topic, hint string) bool {
 	}
 	// Input topics may not be internal topics either: a pipeline that read its own dead
 	// letters or late records would send them round forever.
-	for _, it := range []struct{ name, what string }{
+	internal := []struct{ name, what string }{
 		{d.ChangelogTopic(), "changelog topic"},
 		{d.DeadLetterTopic(), "dead-letter topic"},
 		{d.LateTopic(), "late-record topic"},
-	} {
+	}
+	if d.HasDrift() {
+		// Only with drift: "<name>-drift" was free to use before quality.drift existed.
+		internal = append(internal, struct{ name, what string }{d.DriftTopic(), "drift topic"})
+	}
+	for _, it := range internal {
 		if topic == it.name {
 			r.invalid(path, fmt.Sprintf("%q is the %s of this pipeline; choose another topic", topic, it.what))
 			return false

@@ -88,7 +88,8 @@ const (
 // Output is where a pipeline writes its results.
 type Output struct {
 	// Topic is the output topic: a valid Kafka topic name, not an input topic and none of
-	// the pipeline's internal topics (changelog, dead letters, late records). Required.
+	// the pipeline's internal topics (changelog, dead letters, late records and, with
+	// quality.drift, drift evaluations). Required.
 	Topic string
 }
 

@@ -191,6 +191,13 @@ func TestParseQuality(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("the drift topic is free without drift", func(t *testing.T) {
+		src := strings.Replace(base, "topic: card-totals", "topic: card-totals-drift", 1)
+		if _, err := Parse("p.yaml", []byte(src)); err != nil {
+			t.Errorf("Parse: got error\n%v\nwant none", err)
+		}
+	})
 }
 
 // TestParseQualityProblems checks each rule of input.dedup, on_error.duplicate and quality
@@ -617,6 +624,28 @@ func TestParseQualityProblems(t *testing.T) {
 			name: "a drift setting in an operator is sent to the operators' homes",
 			edit: func(src string) string { return strings.Replace(src, alertLine, "      threshold: 0.9\n", 1) },
 			want: []string{"p.yaml:20:7: operators[1].score.threshold: unknown field; it belongs under operators[].score.alert, so move it there"},
+		},
+
+		// The drift topic.
+		{
+			name: "output is the drift topic",
+			tail: "quality: {drift: {features: [amount]}}\n",
+			edit: func(src string) string { return strings.Replace(src, "topic: fraud-scores", "topic: fraud-drift", 1) },
+			want: []string{`p.yaml:22:10: output.topic: "fraud-drift" is the drift topic of this pipeline; choose another topic`},
+		},
+		{
+			name: "input is the drift topic",
+			tail: "quality: {drift: {score: true}}\n",
+			edit: func(src string) string {
+				return strings.Replace(src, "[transactions]", "[transactions, fraud-drift]", 1)
+			},
+			want: []string{`p.yaml:3:26: input.topics[1]: "fraud-drift" is the drift topic of this pipeline; choose another topic`},
+		},
+		{
+			name: "alert topic is the drift topic",
+			tail: "quality: {drift: {score: true}}\n",
+			edit: func(src string) string { return strings.Replace(src, "topic: fraud-alerts", "topic: fraud-drift", 1) },
+			want: []string{`p.yaml:20:38: operators[1].score.alert.topic: "fraud-drift" is the drift topic of this pipeline; choose another topic`},
 		},
 	}
 	for _, tt := range tests {

@@ -188,6 +188,30 @@ func TestValidateQuality(t *testing.T) {
 				"quality.drift.bins: 101 is not from 2 to 100; use e.g. 10 (the default)",
 			},
 		},
+		{
+			name: "drift topic as an input and as the alert topic",
+			edit: func(d *Definition) {
+				d.Quality.Drift = driftDefaults("amount")
+				d.Input.Topics = append(d.Input.Topics, d.DriftTopic())
+				d.ScoreOp().Alert.Topic = d.DriftTopic()
+			},
+			want: []string{
+				`input.topics[1]: "fraud-drift" is the drift topic of this pipeline; choose another topic`,
+				`operators[1].score.alert.topic: "fraud-drift" is the drift topic of this pipeline; choose another topic`,
+			},
+		},
+		{
+			name: "drift topic as the output",
+			edit: func(d *Definition) {
+				d.Quality.Drift = driftDefaults("amount")
+				d.Output.Topic = d.DriftTopic()
+			},
+			want: []string{`output.topic: "fraud-drift" is the drift topic of this pipeline; choose another topic`},
+		},
+		{
+			name: "drift topic free without drift",
+			edit: func(d *Definition) { d.Output.Topic = d.DriftTopic() },
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
