@@ -45,6 +45,8 @@ func check(d *Definition, r reporter) {
 		}
 	}
 
+	checkQuality(d, r)
+
 	switch ci := d.CommitInterval; {
 	case ci <= 0:
 		r.invalid("commit_interval", fmt.Sprintf("%s is not more than 0; use a positive duration up to %s, e.g. %s (the default)",
@@ -112,6 +114,10 @@ func checkInput(d *Definition, r reporter) {
 	case d.WindowOp() != nil && wholeMillis(in.MaxOutOfOrderness) != "":
 		r.invalid("input.max_out_of_orderness", wholeMillis(in.MaxOutOfOrderness))
 	}
+
+	if in.Dedup != nil {
+		checkDedup(d, r)
+	}
 }
 
 // checkTopic checks a topic name at path and reports whether it is valid. An empty name is
@@ -132,11 +138,16 @@ func checkTopic(d *Definition, r reporter, path, topic, hint string) bool {
 	}
 	// Input topics may not be internal topics either: a pipeline that read its own dead
 	// letters or late records would send them round forever.
-	for _, it := range []struct{ name, what string }{
+	internal := []struct{ name, what string }{
 		{d.ChangelogTopic(), "changelog topic"},
 		{d.DeadLetterTopic(), "dead-letter topic"},
 		{d.LateTopic(), "late-record topic"},
-	} {
+	}
+	if d.HasDrift() {
+		// Only with drift: "<name>-drift" was free to use before quality.drift existed.
+		internal = append(internal, struct{ name, what string }{d.DriftTopic(), "drift topic"})
+	}
+	for _, it := range internal {
 		if topic == it.name {
 			r.invalid(path, fmt.Sprintf("%q is the %s of this pipeline; choose another topic", topic, it.what))
 			return false

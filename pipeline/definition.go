@@ -54,7 +54,8 @@ type Input struct {
 	// checked (the order of the file): the first rule a record breaks is its error.
 	// Optional. See FieldRule.
 	Schema []FieldRule
-	// Dedup drops duplicates by an event-id field. nil: no deduplication.
+	// Dedup drops duplicates by an event-id field; see Dedup. nil (in the file, dedup left
+	// out or null): no deduplication.
 	Dedup *Dedup
 }
 
@@ -87,7 +88,8 @@ const (
 // Output is where a pipeline writes its results.
 type Output struct {
 	// Topic is the output topic: a valid Kafka topic name, not an input topic and none of
-	// the pipeline's internal topics (changelog, dead letters, late records). Required.
+	// the pipeline's internal topics (changelog, dead letters, late records and, with
+	// quality.drift, drift evaluations). Required.
 	Topic string
 }
 
@@ -151,16 +153,24 @@ func (d *Definition) ScoreOp() *Score {
 // GroupID is the Kafka consumer group id of the pipeline: its name.
 func (d *Definition) GroupID() string { return d.Name }
 
-// ApplyDefaults sets CommitInterval, StateDir, the Emit of window operators and the Name of
-// the model files of score operators (ModelRef.Name) when they are zero, as Parse does for
-// a file that leaves them out. It cannot default ExactlyOnce, whose zero value is a choice.
-// It leaves file paths as they are.
+// ApplyDefaults sets CommitInterval, StateDir, the Emit of window operators, the Name of
+// the model files of score operators (ModelRef.Name), Quality.Freshness and, with
+// Quality.Drift, its Window, Every (a quarter of the window), Threshold, MinRecords and
+// Bins when they are zero, as Parse does for a file that leaves them out. It cannot
+// default ExactlyOnce, whose zero value is a choice. It leaves file paths as they are, and
+// the Buckets of histograms empty (see Histogram).
 func (d *Definition) ApplyDefaults() {
 	if d.CommitInterval == 0 {
 		d.CommitInterval = DefaultCommitInterval
 	}
 	if d.StateDir == "" {
 		d.StateDir = DefaultStateDir(d.Name)
+	}
+	if d.Quality.Freshness == 0 {
+		d.Quality.Freshness = DefaultFreshness
+	}
+	if d.Quality.Drift != nil {
+		d.Quality.Drift.applyDefaults()
 	}
 	for _, op := range d.Operators {
 		if op.Window != nil && op.Window.Emit == "" {

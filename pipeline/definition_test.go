@@ -29,6 +29,7 @@ func TestValidate(t *testing.T) {
 				"input.event_time.format: required field is missing; add how the event time is written: format: rfc3339 or format: epoch_millis",
 				"operators: required field is missing; add at least one operator, e.g. operators: [{aggregate: {field: amount}}]",
 				"output.topic: required field is missing; add the output topic, e.g. topic: card-totals",
+				"quality.freshness: 0s is not more than 0; use a positive duration, e.g. 10m (the default)",
 				"commit_interval: 0s is not more than 0; use a positive duration up to 1m, e.g. 100ms (the default)",
 				"state_dir: required field is missing; set the directory of the local state, by default ./kappa-state/<name>",
 			},

@@ -2,18 +2,20 @@
 // Go API (Definition), the defaults, and the validation rules that both share.
 //
 // A definition names the pipeline (which is also its consumer group id and the prefix of
-// its internal topics: <name>-changelog, <name>-dlq and <name>-late, none of which may be an
-// input or the output), its input topics and how to read a key and an event time from
-// their records, the operators to run, the output topic, and the commit settings. Parse and
-// Load read the file strictly and report every problem at once, each with its file, line,
-// column and field path, in a Problems error; Definition.Validate applies the same rules to
-// a definition built in Go. See examples/card-totals.yaml for a commented file.
+// its internal topics: <name>-changelog, <name>-dlq, <name>-late and, with quality.drift,
+// <name>-drift, none of which may be an input or the output), its input topics and how to
+// read a key and an event time from their records, the operators to run, the output topic,
+// what to do with records that cannot be processed, the data-quality checks, and the
+// commit settings. Parse and Load read the file strictly and report every problem at once,
+// each with its file, line, column and field path, in a Problems error;
+// Definition.Validate applies the same rules to a definition built in Go. See
+// examples/card-totals.yaml for a commented file.
 //
 // The package is pure. It must never import Kafka, Pebble, zap or Prometheus, never touch
 // the network, never read the wall clock, and never create topics or directories: it says
 // what a pipeline is and whether that is well-formed, not whether the topics exist or the
-// state directory is writable, nor whether a model file exists or parses (those are checked
-// where they are used). Load is its only I/O: it reads the one file it is given.
+// state directory is writable, nor whether a model file or a drift reference exists or
+// parses (those are checked where they are used). Load is its only I/O: it reads the one file it is given.
 //
 // There are three kinds of operator, and the operators of a pipeline are one of
 // [aggregate], [window], [score] or [window, score].
@@ -31,10 +33,20 @@
 // model can be scored beside the model. Definition.WindowOp and Definition.ScoreOp return
 // the settings of a pipeline's window and score operators.
 //
-// Paths of model files in a pipeline file are relative to the directory of that file:
-// Parse and Load resolve them, so that a pipeline runs the same from any working
-// directory. A definition built in Go keeps its paths as given. Neither checks that the
-// files exist, which is the business of whatever loads the models.
+// The input's records can be held to rules (input.schema: a FieldRule per field) and
+// deduplicated by an event-id field over a horizon of event time (input.dedup: Dedup).
+// on_error sets a Policy (dlq, skip or fail) per reason class: decode, schema, late and
+// duplicate. The default is dlq, and skip for duplicates; a policy other than the default
+// for late records needs a window operator, and one for duplicates needs input.dedup. The
+// quality section holds the checks beyond the schema (Quality): histograms of numeric
+// fields, the freshness threshold, and drift monitoring, the PSI of features and of the
+// score against a reference over a sliding event-time window, written to the drift topic.
+// The durations of dedup and drift are whole milliseconds, as those of windows are.
+//
+// Paths of model files and of the drift reference in a pipeline file are relative to the
+// directory of that file: Parse and Load resolve them, so that a pipeline runs the same
+// from any working directory. A definition built in Go keeps its paths as given. Neither
+// checks that the files exist, which is the business of whatever loads them.
 //
 // Adding an operator kind means a field on Operator, a settings type, one entry in the
 // kinds table of operator.go, and its place in the shapes of shapeProblems in check.go;

@@ -159,6 +159,51 @@ output:
 	// window.txn_count is the aggregate txn_count of the window of 10m0s
 }
 
+// Duplicates by a transaction id go to the dead-letter topic; the quality section's
+// settings left out take their defaults, and the drift reference resolves against the
+// directory of the pipeline file.
+func ExampleParse_quality() {
+	src := []byte(`name: fraud
+input:
+  topics: [transactions]
+  format: json
+  key_field: card_id
+  event_time: {field: ts, format: epoch_millis}
+  dedup: {field: txn_id, horizon: 1h}
+operators:
+  - score:
+      model: {file: models/fraud.json}
+      features: [amount]
+output:
+  topic: fraud-scores
+on_error:
+  duplicate: dlq
+quality:
+  histograms: [amount, {field: latency_ms, buckets: [10, 50, 100, 500]}]
+  drift:
+    features: [amount]
+    score: true
+    reference: fraud-drift.json
+    window: 2h
+`)
+	d, err := pipeline.Parse("pipelines/fraud.yaml", src)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(d.Input.Dedup.Field, d.Input.Dedup.Horizon, d.OnError.PolicyOf("duplicate"), d.OnError.PolicyOf("schema"))
+	for _, h := range d.Quality.Histograms {
+		fmt.Println(h.Field, h.Buckets)
+	}
+	q := d.Quality
+	fmt.Println(q.Freshness, q.Drift.Reference, q.Drift.Window, q.Drift.Every, q.Drift.Threshold, q.Drift.MinRecords, q.Drift.Bins, d.DriftTopic())
+	// Output:
+	// txn_id 1h0m0s dlq dlq
+	// amount []
+	// latency_ms [10 50 100 500]
+	// 10m0s pipelines/fraud-drift.json 2h0m0s 30m0s 0.2 500 10 fraud-drift
+}
+
 func ExampleAggregation_Name() {
 	for _, a := range []pipeline.Aggregation{
 		{Func: pipeline.AggCount},

@@ -19,6 +19,11 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(scoreBase))
 	f.Add([]byte("operators: [{score: {model: {file: a/.., name: '', version: ~}, features: [window., windows.x, '', x, x], alert: {threshold: .inf}, shadow: {topic: t}}}, {window: {}}, {score: m.json}]\n"))
 	f.Add([]byte("operators: [{window: {type: session, gap: 1m, size: 0s, aggregates: [{fn: quantile, q: .nan, as: ''}, count, -]}}]\n"))
+	f.Add([]byte(strings.Replace(scoreBase, eventTimeLine, eventTimeLine+"  dedup: {field: txn_id, horizon: 1h}\n", 1) +
+		"on_error: {duplicate: fail}\nquality:\n  histograms: [amount, {field: fee, buckets: [1, 10]}]\n  freshness: 5m\n" +
+		"  drift: {features: [amount], score: true, reference: r.json, window: 1h, every: 15m, threshold: 0.2, min_records: 500, bins: 10}\n"))
+	f.Add([]byte("input: {dedup: {field: ts, horizon: 0}}\non_error: {duplicate: ~}\nquality: {histograms: [~, '', 5, {buckets: [.nan, 1, 1, '2']}, {buckets: []}], freshness: -1s, " +
+		"drift: {features: [card_id, x, x], score: 'true', window: 10ms, every: 3ms, threshold: .inf, min_records: 1.5, bins: 1}}\nwindow: {}\n"))
 	f.Add([]byte(""))
 	f.Add([]byte("---\n"))
 	f.Add([]byte("name: x\n---\nname: y\n"))

@@ -20,14 +20,15 @@ import (
 // The fields of each mapping of the file, in documentation order. The fields of operator
 // kinds are in their entries of kinds.
 var (
-	definitionFields = []string{"name", "input", "operators", "output", "on_error", "exactly_once", "commit_interval", "state_dir"}
-	inputFields      = []string{"topics", "format", "key_field", "event_time", "max_out_of_orderness", "schema"}
+	definitionFields = []string{"name", "input", "operators", "output", "on_error", "quality", "exactly_once", "commit_interval", "state_dir"}
+	inputFields      = []string{"topics", "format", "key_field", "event_time", "max_out_of_orderness", "schema", "dedup"}
 	eventTimeFields  = []string{"field", "format"}
 	outputFields     = []string{"topic"}
 )
 
 // sections maps each mapping of the file to its fields, to tell a user who put a field
-// in the wrong mapping where it belongs.
+// in the wrong mapping where it belongs. A section whose path ends in "[]" is the entries
+// of a list.
 var sections = []struct {
 	path   string
 	fields []string
@@ -35,8 +36,12 @@ var sections = []struct {
 	{"", definitionFields},
 	{"input", inputFields},
 	{"input.event_time", eventTimeFields},
+	{"input.dedup", dedupFields},
 	{"output", outputFields},
 	{"on_error", onErrorFields},
+	{"quality", qualityFields},
+	{"quality.histograms[]", histogramFields},
+	{"quality.drift", driftFields},
 }
 
 // sectionHints say what a mapping needs when it is missing or empty as a whole; the
@@ -45,7 +50,10 @@ var sectionHints = map[string]string{
 	"input":            "it needs topics, format, key_field and event_time",
 	"input.event_time": "it needs field and format, e.g. event_time: {field: ts, format: epoch_millis}",
 	"output":           "it needs topic, e.g. output: {topic: card-totals}",
-	"on_error":         "set a policy (dlq, skip or fail) per reason, e.g. on_error: {schema: skip}, or remove it for dlq everywhere",
+	"on_error":         "set a policy (dlq, skip or fail) per reason, e.g. on_error: {schema: skip}, or remove it for the defaults (skip for duplicates, dlq for the others)",
+	"input.dedup":      dedupNeeds,
+	"quality":          "set histograms, freshness or drift, e.g. quality: {freshness: 5m}, or remove it for the defaults",
+	"quality.drift":    driftNeeds,
 }
 
 // Load reads and parses the pipeline file at path; see Parse. Relative model file paths
@@ -269,6 +277,10 @@ func (p *parser) definition(root *yaml.Node) *Definition {
 	if n, ok := f["on_error"]; ok {
 		p.onError(n, &d.OnError)
 	}
+	d.Quality.Freshness = DefaultFreshness
+	if n, ok := f["quality"]; ok {
+		p.quality(n, &d.Quality)
+	}
 	if n, ok := f["exactly_once"]; ok && p.given(n, "exactly_once", "true") {
 		if b, ok := p.boolean(n, "exactly_once"); ok {
 			d.ExactlyOnce = b
@@ -317,6 +329,9 @@ func (p *parser) input(n *yaml.Node, in *Input) {
 	}
 	if n, ok := f["schema"]; ok {
 		in.Schema = p.schema(n, "input.schema")
+	}
+	if n, ok := f["dedup"]; ok && !isNull(resolve(n)) {
+		in.Dedup = p.dedup(n, "input.dedup")
 	}
 }
 
@@ -531,15 +546,30 @@ func (p *parser) unknownField(e entry, path string, names []string) {
 
 // homesOf lists the other mappings where a field of this name belongs: their paths, and
 // how a message names them.
+//
+// Written in an operator, a field is not sent to quality: drift shares names with the
+// settings of operators (window, score, features, threshold), and a field misplaced in an
+// operator belongs in an operator.
 func homesOf(name, except string) (paths, names []string) {
+	inOperator := strings.HasPrefix(except, "operators")
+	if kindNamed(name) != nil && !inOperator {
+		names = append(names, "in an entry of operators")
+	}
 	for _, s := range sections {
-		if s.path != except && slices.Contains(s.fields, name) {
-			paths = append(paths, s.path)
-			if s.path == "" {
-				names = append(names, "at the top level")
-			} else {
-				names = append(names, "under "+s.path)
+		if s.path == except || !slices.Contains(s.fields, name) || inOperator && strings.HasPrefix(s.path, "quality") {
+			continue
+		}
+		switch list, isList := strings.CutSuffix(s.path, "[]"); {
+		case isList:
+			if !strings.HasPrefix(except, list+"[") {
+				names = append(names, "in an entry of "+list)
 			}
+		case s.path == "":
+			paths = append(paths, s.path)
+			names = append(names, "at the top level")
+		default:
+			paths = append(paths, s.path)
+			names = append(names, "under "+s.path)
 		}
 	}
 	for _, k := range kinds {
@@ -613,6 +643,21 @@ var aliases = map[string]string{
 	"maxlength":        "max_length",
 	"optional":         "required",
 	"nullable":         "required",
+	"deduplicate":      "dedup",
+	"deduplication":    "dedup",
+	"ttl":              "horizon",
+	"retention":        "horizon",
+	"lag":              "freshness",
+	"max_lag":          "freshness",
+	"staleness":        "freshness",
+	"baseline":         "reference",
+	"profile":          "reference",
+	"interval":         "every",
+	"psi_threshold":    "threshold",
+	"min_count":        "min_records",
+	"min_samples":      "min_records",
+	"buckets":          "bins",
+	"bins":             "buckets",
 }
 
 // given reports an optional field written with no value, which is more likely an
@@ -798,10 +843,11 @@ func parentPath(path string) string {
 }
 
 var (
-	operatorPath = regexp.MustCompile(`^operators\[\d+\]$`)
-	kindPath     = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)$`)
-	entryPath    = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)\.([^.]+)\[\d+\]$`)
-	mappingPath  = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)\.([^.]+)$`)
+	operatorPath  = regexp.MustCompile(`^operators\[\d+\]$`)
+	kindPath      = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)$`)
+	entryPath     = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)\.([^.]+)\[\d+\]$`)
+	mappingPath   = regexp.MustCompile(`^operators\[\d+\]\.([^.]+)\.([^.]+)$`)
+	histogramPath = regexp.MustCompile(`^quality\.histograms\[\d+\]$`)
 )
 
 func sectionHint(path string) string {
@@ -810,6 +856,9 @@ func sectionHint(path string) string {
 	}
 	if strings.HasPrefix(path, "input.schema") && path != "input.schema" {
 		return ruleNeeds
+	}
+	if histogramPath.MatchString(path) {
+		return histogramNeeds
 	}
 	if m := kindPath.FindStringSubmatch(path); m != nil {
 		if k := kindNamed(m[1]); k != nil {

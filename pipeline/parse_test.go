@@ -60,6 +60,7 @@ func baseDef() *Definition {
 		},
 		Operators:      []Operator{{Aggregate: &Aggregate{Field: "amount"}}},
 		Output:         Output{Topic: "card-totals"},
+		Quality:        Quality{Freshness: DefaultFreshness},
 		ExactlyOnce:    true,
 		CommitInterval: 100 * time.Millisecond,
 		StateDir:       "./kappa-state/card-totals",
@@ -223,7 +224,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "not a mapping",
 			yaml: func(*testing.T) string { return "- name: card-totals\n" },
-			want: []string{"p.yaml:1:1: a pipeline file is a mapping of fields (name, input, operators, output, on_error, exactly_once, commit_interval, state_dir); got a list"},
+			want: []string{"p.yaml:1:1: a pipeline file is a mapping of fields (name, input, operators, output, on_error, quality, exactly_once, commit_interval, state_dir); got a list"},
 		},
 		{
 			name: "syntax error",
@@ -270,7 +271,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "unknown field, nothing close",
 			yaml: func(*testing.T) string { return base + "parallelism: 4\n" },
-			want: []string{"p.yaml:14:1: parallelism: unknown field; the fields at the top level are name, input, operators, output, on_error, exactly_once, commit_interval and state_dir"},
+			want: []string{"p.yaml:14:1: parallelism: unknown field; the fields at the top level are name, input, operators, output, on_error, quality, exactly_once, commit_interval and state_dir"},
 		},
 		{
 			name: "unknown field in event_time",
@@ -317,7 +318,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "field with two homes",
 			yaml: func(*testing.T) string { return base + "field: amount\n" },
-			want: []string{"p.yaml:14:1: field: unknown field; it belongs under input.event_time, under operators[].aggregate or in an entry of operators[].window.aggregates, so move it there"},
+			want: []string{"p.yaml:14:1: field: unknown field; it belongs under input.event_time, under input.dedup, in an entry of quality.histograms, under operators[].aggregate or in an entry of operators[].window.aggregates, so move it there"},
 		},
 		{
 			name: "duplicate field",
@@ -328,7 +329,7 @@ func TestParseProblems(t *testing.T) {
 			name: "merge key",
 			yaml: func(*testing.T) string { return "defaults: &d {exactly_once: true}\n" + base + "<<: *d\n" },
 			want: []string{
-				"p.yaml:1:1: defaults: unknown field; the fields at the top level are name, input, operators, output, on_error, exactly_once, commit_interval and state_dir",
+				"p.yaml:1:1: defaults: unknown field; the fields at the top level are name, input, operators, output, on_error, quality, exactly_once, commit_interval and state_dir",
 				"p.yaml:15:1: merge keys (<<) are not supported; write the fields out in full",
 			},
 		},
@@ -340,7 +341,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "odd key in a path",
 			yaml: func(*testing.T) string { return base + "\"a b\": 1\n" },
-			want: []string{`p.yaml:14:1: ["a b"]: unknown field; the fields at the top level are name, input, operators, output, on_error, exactly_once, commit_interval and state_dir`},
+			want: []string{`p.yaml:14:1: ["a b"]: unknown field; the fields at the top level are name, input, operators, output, on_error, quality, exactly_once, commit_interval and state_dir`},
 		},
 
 		// Types.

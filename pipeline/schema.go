@@ -155,7 +155,7 @@ func (o OnError) PolicyOf(reason string) Policy {
 // The settings of the file, in documentation order.
 var (
 	ruleFields    = []string{"type", "required", "min", "max", "allowed", "pattern", "max_length"}
-	onErrorFields = []string{"decode", "schema", "late"}
+	onErrorFields = []string{"decode", "schema", "late", "duplicate"}
 )
 
 const ruleNeeds = "it needs type, e.g. amount: {type: float, required: true}"
@@ -357,13 +357,22 @@ func checkOnError(d *Definition, r reporter) {
 	for _, pc := range []struct {
 		name string
 		p    Policy
-	}{{"decode", d.OnError.Decode}, {"schema", d.OnError.Schema}, {"late", d.OnError.Late}} {
+	}{{"decode", d.OnError.Decode}, {"schema", d.OnError.Schema}, {"late", d.OnError.Late}, {"duplicate", d.OnError.Duplicate}} {
 		path := "on_error." + pc.name
 		switch pc.p {
-		case "", PolicyDLQ:
-		case PolicySkip, PolicyFail:
-			if pc.name == "late" && !d.HasWindow() && !r.unreadable("operators") {
+		case "":
+		case PolicyDLQ, PolicySkip, PolicyFail:
+			if pc.p == (OnError{}).PolicyOf(pc.name) {
+				// The default changes nothing, so it may be written even for a class
+				// the pipeline cannot have.
+				continue
+			}
+			switch {
+			case pc.name == "late" && !d.HasWindow() && !r.unreadable("operators"):
 				r.invalid(path, fmt.Sprintf("only a pipeline with a window operator has late records, and this one has none; remove late: %s", pc.p))
+			case pc.name == "duplicate" && d.Input.Dedup == nil && !r.unreadable("input.dedup"):
+				r.invalid(path, fmt.Sprintf("only a pipeline with input.dedup has duplicates, and this one has none; remove duplicate: %s, "+
+					"or add input.dedup, e.g. dedup: {field: txn_id, horizon: 1h}", pc.p))
 			}
 		default:
 			r.invalid(path, unknownValue(string(pc.p), "a policy", policies)+
@@ -495,8 +504,8 @@ func (p *parser) onError(n *yaml.Node, o *OnError) {
 	for _, pc := range []struct {
 		name string
 		dst  *Policy
-	}{{"decode", &o.Decode}, {"schema", &o.Schema}, {"late", &o.Late}} {
-		if n, ok := f[pc.name]; ok && p.given(n, "on_error."+pc.name, string(PolicyDLQ)) {
+	}{{"decode", &o.Decode}, {"schema", &o.Schema}, {"late", &o.Late}, {"duplicate", &o.Duplicate}} {
+		if n, ok := f[pc.name]; ok && p.given(n, "on_error."+pc.name, string(OnError{}.PolicyOf(pc.name))) {
 			*pc.dst = Policy(p.str(n, "on_error."+pc.name))
 		}
 	}

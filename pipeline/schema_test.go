@@ -71,9 +71,14 @@ func TestPolicyOf(t *testing.T) {
 	for _, tt := range []struct {
 		reason string
 		want   Policy
-	}{{"decode", PolicyDLQ}, {"schema", PolicyFail}, {"late", PolicySkip}, {"scoring", PolicyDLQ}} {
+	}{{"decode", PolicyDLQ}, {"schema", PolicyFail}, {"late", PolicySkip}, {"duplicate", PolicySkip}, {"scoring", PolicyDLQ}} {
 		if got := o.PolicyOf(tt.reason); got != tt.want {
 			t.Errorf("PolicyOf(%q): got %q, want %q", tt.reason, got, tt.want)
+		}
+	}
+	for _, p := range []Policy{PolicyDLQ, PolicySkip, PolicyFail} {
+		if got := (OnError{Duplicate: p}).PolicyOf("duplicate"); got != p {
+			t.Errorf("PolicyOf(\"duplicate\") with duplicate: %s: got %q, want %q", p, got, p)
 		}
 	}
 }

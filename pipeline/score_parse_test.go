@@ -80,6 +80,7 @@ func scoreDef() *Definition {
 			}},
 		},
 		Output:         Output{Topic: "fraud-scores"},
+		Quality:        Quality{Freshness: DefaultFreshness},
 		ExactlyOnce:    true,
 		CommitInterval: 100 * time.Millisecond,
 		StateDir:       "./kappa-state/fraud",

@@ -265,7 +265,11 @@ func notPositive(d time.Duration, example string) string {
 
 // wholeMillis says what is wrong with a duration that windows cannot use because it is
 // not a whole number of milliseconds, or returns "".
-func wholeMillis(d time.Duration) string {
+func wholeMillis(d time.Duration) string { return notWholeMillis(d, "the unit windows count in") }
+
+// notWholeMillis says that d is not a whole number of milliseconds, which unit says why it
+// should be, or returns "".
+func notWholeMillis(d time.Duration, unit string) string {
 	if d%time.Millisecond == 0 {
 		return ""
 	}
@@ -273,8 +277,8 @@ func wholeMillis(d time.Duration) string {
 	if d < 0 {
 		up = (d / time.Millisecond) * time.Millisecond
 	}
-	return fmt.Sprintf("%s is not a whole number of milliseconds, the unit windows count in; use e.g. %s",
-		formatDuration(d), formatDuration(up))
+	return fmt.Sprintf("%s is not a whole number of milliseconds, %s; use e.g. %s",
+		formatDuration(d), unit, formatDuration(up))
 }
 
 // unknownValue says that v is none of the names of what it should be, suggesting the

@@ -58,6 +58,7 @@ func windowDef() *Definition {
 			},
 		}}},
 		Output:         Output{Topic: "card-windows"},
+		Quality:        Quality{Freshness: DefaultFreshness},
 		ExactlyOnce:    true,
 		CommitInterval: 100 * time.Millisecond,
 		StateDir:       "./kappa-state/card-windows",
