@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/kappa-stream/kappa/drift"
 	"github.com/kappa-stream/kappa/model"
 	"github.com/kappa-stream/kappa/pipeline"
 	"github.com/kappa-stream/kappa/state"
@@ -44,6 +46,12 @@ type Config struct {
 	// WarmUp, for a bounded run that reads from before the range it outputs (a replay),
 	// says what to leave out. Nil: write everything.
 	WarmUp *WarmUp
+	// DriftReference is the reference distributions of quality.drift: required when the
+	// pipeline has it, unless Profile is set.
+	DriftReference *drift.Reference
+	// Profile, for `kappa profile`, receives the values of quality.drift's series (outside
+	// any warm-up) instead of a drift monitor: nothing goes to the drift topic.
+	Profile *drift.Profiler
 }
 
 // WarmUp is the part of a bounded run's input that only builds state. Records of partition
@@ -68,10 +76,13 @@ type Processor struct {
 	sc      *scoreOp
 	dedup   *deduper // input.dedup; nil without
 	quality *quality
+	drift   *driftOp // quality.drift; nil without
 	dec     *decoder // the fields every operator and quality check reads
 	// histFields are the decoder's indexes of quality.histograms' fields.
 	histFields []int
-	metrics    *metrics
+	// driftFields are the decoder's indexes of quality.drift's features.
+	driftFields []int
+	metrics     *metrics
 
 	mu       sync.Mutex // guards pending
 	pending  []assignEvent
@@ -145,6 +156,11 @@ func New(cfg Config) (*Processor, error) {
 	if p.quality, err = newQuality(cfg.Definition, cfg.Registerer, p.histFields); err != nil {
 		return nil, err
 	}
+	if cfg.Definition.HasDrift() {
+		if p.drift, err = newDriftOp(cfg.Definition, p.driftFields, cfg.DriftReference, cfg.Profile != nil, cfg.Registerer); err != nil {
+			return nil, err
+		}
+	}
 	if p.win != nil {
 		for _, topic := range cfg.Definition.Input.Topics {
 			m.late.WithLabelValues(topic) // zero, not nothing, until the first late record
@@ -160,14 +176,12 @@ func New(cfg Config) (*Processor, error) {
 			m.duplicates.WithLabelValues(topic)
 		}
 	}
+	// Zero, not nothing, for every reason class the pipeline has, whatever its policy: a
+	// dashboard or a rate() sees the first record that comes.
 	for _, reason := range reasons {
-		switch cfg.Definition.OnError.PolicyOf(reason) {
-		case pipeline.PolicySkip:
-			m.skipped.WithLabelValues(reason)
-		case pipeline.PolicyDLQ:
-			if reason != ReasonLate {
-				m.deadLetters.WithLabelValues(reason)
-			}
+		m.skipped.WithLabelValues(reason)
+		if reason != ReasonLate { // late records go to the late topic
+			m.deadLetters.WithLabelValues(reason)
 		}
 	}
 	return p, nil
@@ -205,6 +219,7 @@ func (p *Processor) buildOperators() error {
 	}
 	p.dedup = newDeduper(def.Input.Dedup)
 	fields, p.histFields = appendQualityFields(def, fields)
+	fields, p.driftFields = appendDriftFields(def, fields)
 	p.dec = newDecoder(def, fields...)
 	return nil
 }
@@ -362,6 +377,7 @@ func (r *run) cycle(ctx context.Context) error {
 				return err
 			}
 		}
+		r.publishLag()
 		if ended {
 			return r.finish(ctx)
 		}
@@ -478,11 +494,17 @@ func (r *run) process(ctx context.Context, recs []model.Record) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// publishLag sets the lag gauges of every task. It runs after every poll, records or not,
+// so that the event-time lag keeps growing while the input is silent: that is the
+// freshness breach the alert rules watch for.
+func (r *run) publishLag() {
 	now := time.Now()
 	for _, t := range r.tasks {
 		t.publishLag(now)
 	}
-	return nil
 }
 
 func (r *run) processRecord(t *task, rec *model.Record) error {
@@ -525,12 +547,27 @@ func (r *run) processRecord(t *task, rec *model.Record) error {
 			return err
 		}
 	}
-	if p.sc != nil {
-		return r.processScore(t, rec, ev)
+	score := math.NaN()
+	switch {
+	case p.sc != nil:
+		if score, err = r.processScore(t, rec, ev); err != nil {
+			return err
+		}
+	case p.win == nil:
+		if err := r.processAggregate(t, rec, ev); err != nil {
+			return err
+		}
 	}
-	if p.win != nil {
-		return nil
+	if p.drift != nil {
+		return r.processDrift(t, rec, &ev, score)
 	}
+	return nil
+}
+
+// processAggregate runs a decoded record through the running aggregate and writes its
+// result.
+func (r *run) processAggregate(t *task, rec *model.Record, ev event) error {
+	p := r.p
 	op := p.agg
 	agg, err := t.aggregate(op.stateKey(ev.key))
 	if err != nil {

@@ -122,8 +122,9 @@ func currentWindow(o *windows.Operator, key string, t int64) (*windows.Aggs, err
 	return nil, nil
 }
 
-// processScore scores a decoded record and produces its output (and alert).
-func (r *run) processScore(t *task, rec *model.Record, ev event) error {
+// processScore scores a decoded record and produces its output (and alert); it returns the
+// primary model's score (NaN when it has none: several outputs, or a NaN prediction).
+func (r *run) processScore(t *task, rec *model.Record, ev event) (float64, error) {
 	p := r.p
 	op := p.sc
 	start := time.Now()
@@ -131,7 +132,7 @@ func (r *run) processScore(t *task, rec *model.Record, ev event) error {
 	if p.win != nil && t.win != nil && t.win.op != nil {
 		var err error
 		if cur, err = currentWindow(t.win.op, string(ev.key), ev.eventTime); err != nil {
-			return fatalf("processor: windows of %s (partition %d, key %q): %w", rec.Position, t.partition, ev.key, err)
+			return math.NaN(), fatalf("processor: windows of %s (partition %d, key %q): %w", rec.Position, t.partition, ev.key, err)
 		}
 	}
 	for i, f := range op.features {
@@ -147,18 +148,20 @@ func (r *run) processScore(t *task, rec *model.Record, ev event) error {
 	main, out := op.predict(op.primary, op.buf, op.out)
 	op.out = out
 	if main.missing {
-		return fatalf("processor: no model loaded for %q; the model source must load one before processing starts", op.def.Model.Name)
+		return math.NaN(), fatalf("processor: no model loaded for %q; the model source must load one before processing starts", op.def.Model.Name)
 	}
 	var shadow scored
 	if op.shadow != nil {
 		shadow, _ = op.predict(op.shadow, op.buf, nil)
 	}
 	p.metrics.predictTime.Observe(time.Since(start).Seconds())
+	score := math.NaN()
 	if main.alertable { // a single, non-NaN score
-		p.metrics.scores.Observe(main.score)
+		score = main.score
+		p.metrics.scores.Observe(score)
 	}
 	if r.quiet {
-		return nil
+		return score, nil
 	}
 	b := r.appendScored(r.out[:0], rec, ev, main, shadow)
 	r.out = b
@@ -171,7 +174,7 @@ func (r *run) processScore(t *task, rec *model.Record, ev event) error {
 		p.metrics.alerts.Inc()
 		p.stats.Alerts.Add(1)
 	}
-	return nil
+	return score, nil
 }
 
 // appendScored appends the output value of a scored record: see the README's "Scoring".

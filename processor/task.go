@@ -35,6 +35,7 @@ type task struct {
 	win *windowTask // window pipelines: the partition's windows; nil until loaded
 
 	dedup    dedupState // input.dedup: the partition's dedup clock
+	drift    *driftTask // quality.drift: the partition's monitor; nil until loaded
 	key, val []byte     // scratch for state keys and values
 
 	in   map[string]prometheus.Counter
@@ -226,6 +227,9 @@ func (t *task) flush() error {
 			return err
 		}
 	}
+	if err := t.flushDrift(); err != nil {
+		return err
+	}
 	if t.win != nil && t.win.op != nil {
 		if err := t.win.store.flush(t.win.op.Clock()); err != nil {
 			return err
@@ -252,6 +256,7 @@ func (t *task) discard() {
 	t.clearCache()
 	t.win = nil
 	t.dedup = dedupState{}
+	t.drift = nil
 	if t.batch != nil {
 		t.batch.Close()
 		t.batch = nil
@@ -267,6 +272,7 @@ func (t *task) close() {
 	t.p.metrics.recordAge.DeleteLabelValues(label)
 	t.p.metrics.eventLag.DeleteLabelValues(label)
 	t.p.metrics.watermark.DeleteLabelValues(label)
+	t.p.drift.closePartition(t.partition)
 }
 
 // publishLag sets the partition's lag gauges from the records processed so far.

@@ -119,9 +119,11 @@ func (t *task) loadWindows(op *windowOp) error {
 		return err
 	}
 	staleN := 0
-	err = t.p.cfg.Store.Scan(t.partition, func(key, value []byte) error {
-		if len(key) < 2 || key[0] != op.index {
-			return nil
+	// Through the open batch, which holds no window change yet (this runs at a task's first
+	// record and after an abort), and only over the operator's keys.
+	err = t.batch.Range([]byte{op.index}, []byte{op.index + 1}, 0, func(key, value []byte) error {
+		if len(key) < 2 {
+			return fmt.Errorf("%w: window state key % x is too short", windows.ErrCorrupt, key)
 		}
 		switch key[1] {
 		case windowClockTag:

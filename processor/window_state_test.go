@@ -72,6 +72,7 @@ func TestWindowStateBounded(t *testing.T) {
 	}
 	defer store.Close()
 	tk := &task{p: &Processor{cfg: Config{Store: store}, def: def}, partition: 0}
+	tk.batch = store.NewBatch(0)
 	if err := tk.loadWindows(op); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/kappa-stream/kappa/drift"
 	"github.com/kappa-stream/kappa/pipeline"
 	"github.com/kappa-stream/kappa/processor"
 	"github.com/kappa-stream/kappa/sinks"
@@ -45,6 +46,9 @@ type Config struct {
 	// OutputFile writes JSON lines (topic, partition, key, value, headers) to this file
 	// instead, through a temporary file renamed at the end.
 	OutputFile string
+	// Profile, for `kappa profile`, takes the values of the pipeline's quality.drift series
+	// over the range (warm-up excluded) and writes no output: give no output with it.
+	Profile *drift.Profiler
 	// StateDir is where the temporary state directory is made. Default os.TempDir().
 	StateDir string
 	// KeepState keeps the state directory after the replay (its path is logged).
@@ -57,6 +61,8 @@ type Config struct {
 	BatchInterval time.Duration
 	// Model and Shadow give the models of a score operator, as for processor.Config.
 	Model, Shadow processor.ModelSource
+	// DriftReference is the reference of quality.drift, as for processor.Config.
+	DriftReference *drift.Reference
 	// Logger receives lifecycle logs. Default: none.
 	Logger *zap.Logger
 	// Registerer also receives the processor's metrics. Default: none are exported.
@@ -76,7 +82,11 @@ func (c *Config) Validate() error {
 		return errors.New("replay: Config.Definition is required")
 	case len(c.Kafka) == 0:
 		return errors.New("replay: Config.Kafka is required (at least kgo.SeedBrokers)")
-	case c.OutputVersion <= 0 && c.OutputFile == "":
+	case c.Profile != nil && (c.OutputVersion > 0 || c.OutputFile != ""):
+		return errors.New("replay: a profile writes no output: give no output version or file with Config.Profile")
+	case c.Profile != nil && !c.Definition.HasDrift():
+		return errors.New("replay: a profile takes the series of quality.drift, and the pipeline has none")
+	case c.Profile == nil && c.OutputVersion <= 0 && c.OutputFile == "":
 		return errors.New("replay: give an output: an output version (<topic>.vN) or an output file")
 	case c.OutputVersion > 0 && c.OutputFile != "":
 		return errors.New("replay: give one output: an output version or an output file, not both")
@@ -184,13 +194,16 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			c()
 		}
 	}()
-	if cfg.OutputFile != "" {
+	switch {
+	case cfg.Profile != nil:
+		snk, output = discardSink{}, "profile"
+	case cfg.OutputFile != "":
 		if file, err = newFileSink(cfg.OutputFile, def.ChangelogTopic()); err != nil {
 			return nil, err
 		}
 		closers = append(closers, file.discard)
 		snk, output = file, cfg.OutputFile
-	} else {
+	default:
 		rename, err := prepareTopics(ctx, adm, &def, cfg.OutputVersion, log)
 		if err != nil {
 			return nil, err
@@ -264,6 +277,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		Model:      cfg.Model,
 		Shadow:     cfg.Shadow,
 		WarmUp:     warmUp,
+		Profile:    cfg.Profile,
+
+		DriftReference: cfg.DriftReference,
 		// A replay reads once: a client that failed cannot be rebuilt (there is no
 		// transaction to rewind), so a second client is refused and Run ends.
 		NewClient: func(processor.Assignment) (processor.Client, error) {

@@ -25,6 +25,7 @@ func commands() []command {
 	return []command{
 		{"run", "run a pipeline against a Kafka cluster", runRun},
 		{"replay", "reprocess a range of the retained input into a versioned topic or a file", runReplay},
+		{"profile", "write the reference distributions of quality.drift from a range of the retained input", runProfile},
 		{"validate", "check a pipeline file and list every problem", runValidate},
 		{"demo", "run the example pipeline on an embedded in-process Kafka broker", runDemo},
 		{"gen", "produce generated card transactions to a Kafka topic", runGen},

@@ -79,7 +79,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	now := time.Now()
-	cfg, err := f.config(now)
+	cfg, err := f.config(now, true)
 	if err != nil {
 		return err
 	}
@@ -104,6 +104,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer stopModels()
+	if cfg.DriftReference, err = loadDriftReference(def); err != nil {
+		return err
+	}
 
 	sum, err := replay.Run(ctx, cfg)
 	if err != nil {
@@ -149,8 +152,8 @@ func verifyReplay(ctx context.Context, f replayFlags, cfg replay.Config, sum *re
 }
 
 // config checks the flags and turns them into a replay configuration without the pipeline,
-// Kafka options, logger and models.
-func (f *replayFlags) config(now time.Time) (replay.Config, error) {
+// Kafka options, logger and models. A profile (output false) takes no output flags.
+func (f *replayFlags) config(now time.Time, output bool) (replay.Config, error) {
 	var cfg replay.Config
 	switch {
 	case f.file == "":
@@ -165,7 +168,7 @@ func (f *replayFlags) config(now time.Time) (replay.Config, error) {
 		return cfg, usageError{"replay: --to goes with --from; with --from-offsets use --to-offsets"}
 	case f.toOffsets != "" && f.fromOffsets == "":
 		return cfg, usageError{"replay: --to-offsets goes with --from-offsets"}
-	case (f.outputVersion > 0) == (f.output != ""):
+	case output && (f.outputVersion > 0) == (f.output != ""):
 		return cfg, usageError{"replay: give one output: --output-version N (writes <topic>.vN) or --output FILE.jsonl"}
 	case f.outputVersion < 0:
 		return cfg, usageError{fmt.Sprintf("replay: --output-version %d: want a positive number", f.outputVersion)}

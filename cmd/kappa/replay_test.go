@@ -33,7 +33,7 @@ func TestReplayFlags(t *testing.T) {
 		check   func(t *testing.T, f replayFlags)
 	}{
 		{name: "time range", args: []string{"--from", "2026-03-01T10:00:00Z", "--to", "-30m", "--output-version", "2"}, check: func(t *testing.T, f replayFlags) {
-			cfg, _ := f.config(now)
+			cfg, _ := f.config(now, true)
 			if want := now.Add(-2 * time.Hour); !cfg.Range.From.Equal(want) {
 				t.Errorf("got from %s, want %s", cfg.Range.From, want)
 			}
@@ -42,12 +42,12 @@ func TestReplayFlags(t *testing.T) {
 			}
 		}},
 		{name: "to defaults to now", args: []string{"--from", "-24h", "--output", "o.jsonl"}, check: func(t *testing.T, f replayFlags) {
-			if cfg, _ := f.config(now); !cfg.Range.To.Equal(now) {
+			if cfg, _ := f.config(now, true); !cfg.Range.To.Equal(now) {
 				t.Errorf("got to %s, want now", cfg.Range.To)
 			}
 		}},
 		{name: "offsets", args: []string{"--from-offsets", "0:100,1:200", "--to-offsets", "0:150", "--warm-up", "1m", "--output", "o.jsonl"}, check: func(t *testing.T, f replayFlags) {
-			cfg, _ := f.config(now)
+			cfg, _ := f.config(now, true)
 			if got := fmt.Sprint(cfg.Range.FromOffsets, cfg.Range.ToOffsets, cfg.Range.WarmUp); got != "map[0:100 1:200] map[0:150] 1m0s" {
 				t.Errorf("got %s", got)
 			}
@@ -70,7 +70,7 @@ func TestReplayFlags(t *testing.T) {
 			if err := fs.Parse(append(append([]string{}, base...), tt.args...)); err != nil {
 				t.Fatal(err)
 			}
-			_, err := f.config(now)
+			_, err := f.config(now, true)
 			var ue usageError
 			switch {
 			case tt.wantErr == "" && err != nil:

@@ -192,14 +192,19 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 	}
 	defer stopModels()
 
+	ref, err := loadDriftReference(def)
+	if err != nil {
+		return nil, err
+	}
 	p, err := processor.New(processor.Config{
-		Model:      model,
-		Shadow:     shadow,
-		Definition: def,
-		Store:      store,
-		Changelog:  changelog,
-		Logger:     log,
-		Registerer: reg,
+		Model:          model,
+		Shadow:         shadow,
+		DriftReference: ref,
+		Definition:     def,
+		Store:          store,
+		Changelog:      changelog,
+		Logger:         log,
+		Registerer:     reg,
 		NewClient: func(a processor.Assignment) (processor.Client, error) {
 			return source.NewClient(source.Config{
 				Brokers:            brokers,
