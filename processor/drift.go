@@ -247,8 +247,10 @@ func (r *run) processDrift(t *task, rec *model.Record, ev *event, score float64)
 		drifted := res.PSI > op.def.Threshold
 		op.psi.WithLabelValues(s.kind, s.name, label).Set(res.PSI)
 		op.records.WithLabelValues(s.kind, s.name, label).Set(float64(res.Records))
+		p.stats.DriftEvals.Add(1)
 		if drifted {
 			s.drifts.Inc()
+			p.stats.Drifted.Add(1)
 		} else {
 			s.ok.Inc()
 		}

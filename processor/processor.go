@@ -100,6 +100,9 @@ type Stats struct {
 	Skipped      atomic.Int64 // records dropped by the skip policy (on_error)
 	Late         atomic.Int64
 	Alerts       atomic.Int64
+	Duplicates   atomic.Int64 // records recognised as duplicates (input.dedup)
+	DriftEvals   atomic.Int64 // drift windows evaluated (quality.drift), over series
+	Drifted      atomic.Int64 // of which above the threshold
 	Commits      atomic.Int64
 	Aborts       atomic.Int64
 	Restored     atomic.Int64
@@ -109,6 +112,7 @@ type Stats struct {
 // Snapshot is a copy of the processor's counters.
 type Snapshot struct {
 	RecordsIn, RecordsOut, DeadLetters, Skipped, Late, Alerts, Commits, Aborts, Restored int64
+	Duplicates, DriftEvals, Drifted                                                      int64
 	LastCommit                                                                           time.Time
 }
 
@@ -263,6 +267,9 @@ func (p *Processor) Snapshot() Snapshot {
 		Commits:     p.stats.Commits.Load(),
 		Aborts:      p.stats.Aborts.Load(),
 		Restored:    p.stats.Restored.Load(),
+		Duplicates:  p.stats.Duplicates.Load(),
+		DriftEvals:  p.stats.DriftEvals.Load(),
+		Drifted:     p.stats.Drifted.Load(),
 	}
 	if ms := p.stats.LastCommitMs.Load(); ms > 0 {
 		s.LastCommit = time.UnixMilli(ms)

@@ -90,6 +90,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if a := def.Operators[0].Aggregate; a != nil {
 		cards.AmountField = a.Field
 	}
+	if d := def.Input.Dedup; d != nil {
+		// Every event has an id, and one record in 200 is sent twice, as a producer's
+		// retry would: the pipeline drops the copies.
+		cards.IDField, cards.DupEvery = d.Field, 200
+	}
 	if def.ScoreOp() != nil {
 		// Five cards compromised at any time, bursting at many merchants with large amounts:
 		// the pattern examples/fraud/model.json learned at this rate and card count.
@@ -149,7 +154,8 @@ func createIfMissing(ctx context.Context, adm *kadm.Client, topic string, partit
 }
 
 // summarize prints one line every interval: rates in and out, lag, dead letters, late
-// records, alerts, commits.
+// records, alerts, duplicates, drift windows above the threshold of those evaluated,
+// commits.
 func summarize(ctx context.Context, w io.Writer, p *processor.Processor, lag func() int64, every time.Duration) {
 	// The first line comes early, to show at once that records flow; then one per interval.
 	t := time.NewTicker(min(every, 2*time.Second))
@@ -167,9 +173,9 @@ func summarize(ctx context.Context, w io.Writer, p *processor.Processor, lag fun
 			if !s.LastCommit.IsZero() {
 				last = now.Sub(s.LastCommit).Round(time.Millisecond).String() + " ago"
 			}
-			fmt.Fprintf(w, "kappa: in=%d (%.0f/s) out=%d (%.0f/s) lag=%d dlq=%d late=%d alerts=%d commits=%d aborts=%d restored=%d last_commit=%s\n",
+			fmt.Fprintf(w, "kappa: in=%d (%.0f/s) out=%d (%.0f/s) lag=%d dlq=%d late=%d alerts=%d dups=%d drifted=%d/%d commits=%d aborts=%d restored=%d last_commit=%s\n",
 				s.RecordsIn, float64(s.RecordsIn-prev.RecordsIn)/secs, s.RecordsOut, float64(s.RecordsOut-prev.RecordsOut)/secs,
-				lag(), s.DeadLetters, s.Late, s.Alerts, s.Commits, s.Aborts, s.Restored, last)
+				lag(), s.DeadLetters, s.Late, s.Alerts, s.Duplicates, s.Drifted, s.DriftEvals, s.Commits, s.Aborts, s.Restored, last)
 			prev, prevAt = s, now
 			if first {
 				t.Reset(every)

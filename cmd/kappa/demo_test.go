@@ -34,7 +34,7 @@ func (b *syncBuffer) String() string {
 }
 
 var (
-	summaryLine = regexp.MustCompile(`(?m)^kappa: in=(\d+) \(\d+/s\) out=(\d+) \(\d+/s\) lag=\d+ dlq=(\d+) late=\d+ alerts=(\d+) commits=(\d+) aborts=\d+ restored=\d+ last_commit=\S+( ago)?$`)
+	summaryLine = regexp.MustCompile(`(?m)^kappa: in=(\d+) \(\d+/s\) out=(\d+) \(\d+/s\) lag=\d+ dlq=(\d+) late=\d+ alerts=(\d+) dups=(\d+) drifted=\d+/\d+ commits=(\d+) aborts=\d+ restored=\d+ last_commit=\S+( ago)?$`)
 	metricsLine = regexp.MustCompile(`metrics at (http://\S+/metrics)`)
 )
 
@@ -44,7 +44,7 @@ var (
 func TestDemo(t *testing.T) {
 	for _, tt := range []struct {
 		file   string
-		alerts bool // wait for alerts too
+		alerts bool // the fraud pipeline: wait for alerts and duplicates too
 	}{
 		{"fraud/fraud.yaml", true},
 		{"card-features.yaml", false},
@@ -76,10 +76,11 @@ func testDemo(t *testing.T, file string, alerts bool) {
 		for _, l := range summaryLine.FindAllStringSubmatch(stdout.String(), -1) {
 			out, _ := strconv.Atoi(l[2])
 			n, _ := strconv.Atoi(l[4])
-			commits, _ := strconv.Atoi(l[5])
+			dups, _ := strconv.Atoi(l[5])
+			commits, _ := strconv.Atoi(l[6])
 			// Records are counted out when produced, before their transaction commits: wait
 			// for a line that shows both.
-			if out > 0 && commits > 0 && (!alerts || n > 0) {
+			if out > 0 && commits > 0 && (!alerts || n > 0 && dups > 0) {
 				m = l
 			}
 		}
@@ -103,7 +104,10 @@ func testDemo(t *testing.T, file string, alerts bool) {
 	}
 	var more []string
 	if alerts {
-		more = []string{"kappa_score_model_info{", "kappa_score_model_loads_total{", "kappa_score_predictions_total", "kappa_score_alerts_total", "kappa_processor_late_records_total{"}
+		more = []string{
+			"kappa_score_model_info{", "kappa_score_model_loads_total{", "kappa_score_predictions_total", "kappa_score_alerts_total", "kappa_processor_late_records_total{",
+			"kappa_processor_duplicates_total{", `kappa_quality_field_value_bucket{field="amount"`, "kappa_drift_threshold 0.2", "kappa_quality_freshness_threshold_seconds",
+		}
 	}
 	checkMetrics(t, mm[1], more...)
 

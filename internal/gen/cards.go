@@ -98,7 +98,21 @@ type Cards struct {
 	// HugeBytes is the length of the memo of a "huge-value" record. Default
 	// DefaultHugeBytes.
 	HugeBytes int
+	// IDField, when set, names a field that every well-formed record gets: its event id,
+	// "t-<seed>-<i>" (see [Cards.ID]), for input.dedup.
+	IDField string
+	// DupEvery sends records again: when DupEvery > 0 and i % DupEvery == DupEvery-1,
+	// Record(i) is an exact copy of Record(i-DupLag) (the same partition, key and value, so
+	// the same event id), as an at-least-once producer's retry would send it. Txn, Bad, Late
+	// and their counts describe the records as without copies, so the verifier
+	// (internal/verify) does not take it: it is for demos and dedup tests. 0 means none.
+	DupEvery int
+	// DupLag is how many records after the original its copy comes. Default DefaultDupLag.
+	DupLag int
 }
+
+// DefaultDupLag is how many records after the original a copy comes (Cards.DupLag).
+const DefaultDupLag = 100
 
 // DefaultHugeBytes is the length of the memo of a "huge-value" record: 10 MiB.
 const DefaultHugeBytes = 10 << 20
@@ -132,6 +146,9 @@ func (c *Cards) Validate() error {
 	}
 	if c.Partitions < 0 {
 		errs = append(errs, fmt.Errorf("gen: Partitions is %d; want 0 (default 1) or more", c.Partitions))
+	}
+	if c.DupEvery < 0 || c.DupLag < 0 {
+		errs = append(errs, fmt.Errorf("gen: DupEvery is %d and DupLag %d; want 0 (none, and the default lag) or more", c.DupEvery, c.DupLag))
 	}
 	if c.BadEvery < 0 {
 		errs = append(errs, fmt.Errorf("gen: BadEvery is %d; want 0 (none) or more", c.BadEvery))
@@ -316,6 +333,9 @@ func (c *Cards) start() time.Time {
 // Record returns record i: its partition, key and JSON value. It is a pure function of the
 // configuration and i.
 func (c *Cards) Record(i int64) (partition int32, key, value []byte) {
+	if orig, ok := c.Dup(i); ok {
+		i = orig
+	}
 	t, r := c.txn(i)
 	key = []byte(t.Card)
 	partition = Partition(key, c.partitions())
@@ -323,7 +343,28 @@ func (c *Cards) Record(i int64) (partition int32, key, value []byte) {
 		return partition, key, c.badValue(t, c.badKind(r))
 	}
 	fs := fieldsOf(c, t)
-	return partition, key, appendValue(make([]byte, 0, 112), fs[:], field{MerchantField, appendJSONString(nil, t.Merchant)})
+	var id field
+	if c.IDField != "" {
+		id = field{c.IDField, appendJSONString(nil, c.ID(i))}
+	}
+	return partition, key, appendValue(make([]byte, 0, 144), fs[:], field{MerchantField, appendJSONString(nil, t.Merchant)}, id)
+}
+
+// ID is the event id of record i, written to IDField: "t-<seed in hex>-<i>".
+func (c *Cards) ID(i int64) string {
+	return "t-" + strconv.FormatUint(c.Seed, 16) + "-" + strconv.FormatInt(i, 10)
+}
+
+// Dup reports whether Record(i) is a copy (DupEvery), and of which record.
+func (c *Cards) Dup(i int64) (orig int64, ok bool) {
+	lag := int64(c.DupLag)
+	if lag <= 0 {
+		lag = DefaultDupLag
+	}
+	if c.DupEvery <= 0 || i%int64(c.DupEvery) != int64(c.DupEvery-1) || i < lag {
+		return 0, false
+	}
+	return i - lag, true
 }
 
 // field is one member of a record value: its name and its raw JSON value.

@@ -324,3 +324,38 @@ func TestPoison(t *testing.T) {
 		}
 	}
 }
+
+// TestDup: with IDField and DupEvery, every DupEvery-th record is an exact copy of the one
+// DupLag before it, event id included, and every other record has an id of its own.
+func TestDup(t *testing.T) {
+	c := gen.Cards{Seed: 5, Partitions: 3, IDField: "txn_id", DupEvery: 10, DupLag: 7}
+	ids := map[string]int64{}
+	copies := 0
+	for i := range int64(1000) {
+		p, k, v := c.Record(i)
+		var m map[string]any
+		if err := json.Unmarshal(v, &m); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		id, _ := m["txn_id"].(string)
+		orig, dup := c.Dup(i)
+		if !dup {
+			if id != c.ID(i) {
+				t.Fatalf("record %d: id %q, want %q", i, id, c.ID(i))
+			}
+			ids[id] = i
+			continue
+		}
+		copies++
+		op, ok, ov := c.Record(orig)
+		if i%10 != 9 || orig != i-7 || op != p || string(ok) != string(k) || string(ov) != string(v) {
+			t.Fatalf("record %d: a copy of %d (%d %q %s), want an exact copy of record %d (%d %q %s)", i, orig, p, k, v, i-7, op, ok, ov)
+		}
+		if ids[id] != orig {
+			t.Fatalf("record %d: id %q, want the id of record %d", i, id, orig)
+		}
+	}
+	if copies != 100 {
+		t.Errorf("got %d copies in 1000 records, want 100", copies)
+	}
+}
