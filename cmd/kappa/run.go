@@ -365,6 +365,10 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return err
 	}
+	// The drift reference, which the pipeline names but does not hold.
+	if _, err := loadDriftReference(def); err != nil {
+		return fmt.Errorf("%s: %w", *file, err)
+	}
 	fmt.Fprintf(stdout, "%s: ok (pipeline %q: %s -> %s, exactly_once=%v)\n",
 		*file, def.Name, strings.Join(def.Input.Topics, ","), def.Output.Topic, def.ExactlyOnce)
 	return nil

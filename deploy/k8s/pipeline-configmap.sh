@@ -1,11 +1,13 @@
 #!/bin/sh
-# Prints the ConfigMap kappa-fraud-pipeline holding examples/fraud/fraud.yaml and
-# examples/fraud/model.json byte for byte. Run from the repository root:
+# Prints the ConfigMap kappa-fraud-pipeline holding examples/fraud/fraud.yaml,
+# examples/fraud/model.json and examples/fraud/fraud-reference.json byte for byte. Run
+# from the repository root:
 #   deploy/k8s/pipeline-configmap.sh > deploy/k8s/configmap-pipeline.yaml
-# go run ./tools/k8scheck fails when the two drift apart.
+# go run ./tools/k8scheck fails when they drift apart.
 set -eu
 pipeline=${1:-examples/fraud/fraud.yaml}
 model=${2:-examples/fraud/model.json}
+reference=${3:-examples/fraud/fraud-reference.json}
 
 # A YAML literal block: "|" keeps one final newline, "|-" none; pick the one that
 # gives the file's own bytes back (the model's version is the SHA-256 of those bytes).
@@ -20,9 +22,10 @@ block() {
 }
 
 cat <<'EOF'
-# The pipeline and its model: examples/fraud/fraud.yaml and examples/fraud/model.json, byte
-# for byte (tools/k8scheck fails when they drift apart). Mounted as a directory at
-# /etc/kappa: the pipeline's `file: model.json` resolves next to it.
+# The pipeline, its model and its drift reference: examples/fraud/fraud.yaml,
+# examples/fraud/model.json and examples/fraud/fraud-reference.json, byte for byte
+# (tools/k8scheck fails when they drift apart). Mounted as a directory at /etc/kappa: the
+# pipeline's `file: model.json` and `reference: fraud-reference.json` resolve next to it.
 #
 # Kubernetes updates a mounted ConfigMap by swapping a symlink, which Kappa's model watcher
 # sees as a new file: editing model.json here swaps the model without a restart (after the
@@ -41,3 +44,4 @@ data:
 EOF
 block "$pipeline" pipeline.yaml
 block "$model" model.json
+block "$reference" fraud-reference.json

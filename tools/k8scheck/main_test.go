@@ -124,6 +124,14 @@ func TestRules(t *testing.T) {
 			"model file: /etc/kappa/model.json: ConfigMap kappa-fraud-pipeline has no key \"model.json\"",
 		},
 		{
+			"drift reference missing", "configmap-pipeline.yaml", "  fraud-reference.json: |", "  reference.json: |",
+			"drift reference: /etc/kappa/fraud-reference.json: ConfigMap kappa-fraud-pipeline has no key \"fraud-reference.json\"",
+		},
+		{
+			"drift reference drifted", "configmap-pipeline.yaml", `"version": 1,`, `"version": 1 ,`,
+			"key fraud-reference.json differs from ../../examples/fraud/fraud-reference.json",
+		},
+		{
 			"pipeline not mounted", "statefulset.yaml", "-f=/etc/kappa/pipeline.yaml", "-f=/etc/kappa/pipeline.yml",
 			`-f: /etc/kappa/pipeline.yml: ConfigMap kappa-fraud-pipeline has no key "pipeline.yml"`,
 		},

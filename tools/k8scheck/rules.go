@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kappa-stream/kappa/drift"
 	"github.com/kappa-stream/kappa/pipeline"
 	"github.com/kappa-stream/kappa/score"
 )
@@ -455,6 +456,9 @@ func (m *manifests) checkPipeline(k *container, cm *object, key, path string) {
 		}
 		return
 	}
+	if d := def.Quality.Drift; d != nil {
+		m.checkDriftReference(k, cm, key, d.Reference)
+	}
 	sc := def.ScoreOp()
 	if sc == nil {
 		return
@@ -485,6 +489,28 @@ func (m *manifests) checkPipeline(k *container, cm *object, key, path string) {
 		if n := model.NumFeatures(); n != len(sc.Features) {
 			m.r.add(mf.obj, "key %s: the model takes %d features, the pipeline gives %d", mf.key, n, len(sc.Features))
 		}
+	}
+}
+
+// checkDriftReference requires the drift reference file at path (as the container sees it)
+// to be in a mounted ConfigMap, to parse, and to equal the example's.
+func (m *manifests) checkDriftReference(k *container, cm *object, key, path string) {
+	if path == "" {
+		m.r.add(cm, "pipeline %s: quality.drift has no reference; kappa run refuses to start without one", key)
+		return
+	}
+	rf, err := k.fileAt(path)
+	if err != nil {
+		m.r.add(cm, "pipeline %s: drift reference: %v", key, err)
+		return
+	}
+	if rf.obj == nil || rf.obj.cm == nil {
+		m.r.add(cm, "pipeline %s: drift reference %s is not in a mounted ConfigMap", key, path)
+		return
+	}
+	m.compareExample(rf.obj, rf.key, filepath.Join(filepath.Dir(m.example), rf.key))
+	if _, err := drift.Parse(path, []byte(rf.obj.cm.Data[rf.key])); err != nil {
+		m.r.add(rf.obj, "key %s: %v", rf.key, err)
 	}
 }
 
