@@ -29,20 +29,9 @@ const DefaultProfileSample = 200_000
 func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fset := newFlagSet("profile", stderr)
 	var f replayFlags
-	fset.StringVar(&f.file, "f", "", "pipeline file with quality.drift (required)")
-	fset.StringVar(&f.brokers, "brokers", os.Getenv("KAPPA_BROKERS"), "Kafka seed brokers, host:port[,host:port] (default $KAPPA_BROKERS)")
-	fset.StringVar(&f.from, "from", "", "start of the range: an RFC 3339 time or a duration relative to now such as -168h (Kafka record timestamps)")
-	fset.StringVar(&f.to, "to", "", "end of the range, exclusive: an RFC 3339 time or a duration relative to now (default now)")
-	fset.StringVar(&f.fromOffsets, "from-offsets", "", "start offsets per partition instead of --from: partition:offset[,partition:offset]")
-	fset.StringVar(&f.toOffsets, "to-offsets", "", "end offsets per partition, exclusive (with --from-offsets; default each partition's end)")
-	fset.DurationVar(&f.warmUp, "warm-up", 0, "read this long before the range to build state (windows for score features) without profiling it (default as kappa replay)")
-	fset.StringVar(&f.stateDir, "state-dir", "", "where the temporary state directory is made (default the system temporary directory)")
-	fset.BoolVar(&f.allowPartial, "allow-partial", false, "when records the range needs are deleted, profile from each partition's log start instead of failing")
-	fset.DurationVar(&f.progressInterval, "progress-interval", replay.DefaultProgressInterval, "interval of progress lines when stderr is not a terminal")
-	fset.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	f.registerRange(fset, "profile")
 	out := fset.String("out", "", "the reference file to write (default: quality.drift.reference of the pipeline)")
 	sample := fset.Int("sample", DefaultProfileSample, "values kept per series (a uniform sample) to place the bins")
-	f.kafka.RegisterFlags(fset)
 	if err := kafkaconf.RejectPasswordFlag(args); err != nil {
 		return usageError{err.Error()}
 	}

@@ -39,22 +39,28 @@ type replayFlags struct {
 }
 
 func (f *replayFlags) register(fs *flag.FlagSet) {
+	f.registerRange(fs, "replay")
+	fs.IntVar(&f.outputVersion, "output-version", 0, "write to <topic>.vN for the output, dead-letter, late, alert and drift topics (emptied first when they hold records)")
+	fs.StringVar(&f.output, "output", "", "write JSON lines (topic, partition, key, value, headers) to this file instead; renamed into place at the end")
+	fs.BoolVar(&f.keepState, "keep-state", false, "keep the temporary state directory after the replay")
+	fs.DurationVar(&f.batchInterval, "batch-interval", replay.DefaultBatchInterval, "how often outputs are flushed (the replay's commit interval)")
+	fs.StringVar(&f.verify, "verify", "", "after the replay, compare its output with this live output topic over the same input range; print verify: identical=N different=N missing=N extra=N flushed=N and fail unless only identical (and flushed) are non-zero")
+}
+
+// registerRange registers the flags that say what to read and how to connect, which
+// `kappa replay` and `kappa profile` (verb) share.
+func (f *replayFlags) registerRange(fs *flag.FlagSet, verb string) {
 	fs.StringVar(&f.file, "f", "", "pipeline file (required)")
 	fs.StringVar(&f.brokers, "brokers", os.Getenv("KAPPA_BROKERS"), "Kafka seed brokers, host:port[,host:port] (default $KAPPA_BROKERS)")
 	fs.StringVar(&f.from, "from", "", "start of the range: an RFC 3339 time or a duration relative to now such as -24h (Kafka record timestamps)")
 	fs.StringVar(&f.to, "to", "", "end of the range, exclusive: an RFC 3339 time or a duration relative to now (default now)")
-	fs.StringVar(&f.fromOffsets, "from-offsets", "", "start offsets per partition instead of --from: partition:offset[,partition:offset]; partitions not named are not replayed")
+	fs.StringVar(&f.fromOffsets, "from-offsets", "", "start offsets per partition instead of --from: partition:offset[,partition:offset]; partitions not named are not read")
 	fs.StringVar(&f.toOffsets, "to-offsets", "", "end offsets per partition, exclusive (with --from-offsets; default each partition's end)")
-	fs.DurationVar(&f.warmUp, "warm-up", 0, "read this long before the range to build windowed state (default: largest window size + grace + max_out_of_orderness with --from, none with --from-offsets)")
-	fs.IntVar(&f.outputVersion, "output-version", 0, "write to <topic>.vN for the output, dead-letter, late and alert topics (emptied first when they hold records)")
-	fs.StringVar(&f.output, "output", "", "write JSON lines (topic, partition, key, value, headers) to this file instead; renamed into place at the end")
+	fs.DurationVar(&f.warmUp, "warm-up", 0, "read this long before the range to build state without output (default: what the pipeline's windows, dedup horizon and drift window need, plus max_out_of_orderness, with --from; none with --from-offsets)")
 	fs.StringVar(&f.stateDir, "state-dir", "", "where the temporary state directory is made (default the system temporary directory)")
-	fs.BoolVar(&f.keepState, "keep-state", false, "keep the temporary state directory after the replay")
-	fs.BoolVar(&f.allowPartial, "allow-partial", false, "when records the range needs are deleted, replay from each partition's log start instead of failing")
-	fs.DurationVar(&f.batchInterval, "batch-interval", replay.DefaultBatchInterval, "how often outputs are flushed (the replay's commit interval)")
+	fs.BoolVar(&f.allowPartial, "allow-partial", false, "when records the range needs are deleted, "+verb+" from each partition's log start instead of failing")
 	fs.DurationVar(&f.progressInterval, "progress-interval", replay.DefaultProgressInterval, "interval of progress lines when stderr is not a terminal")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
-	fs.StringVar(&f.verify, "verify", "", "after the replay, compare its output with this live output topic over the same input range; print verify: identical=N different=N missing=N extra=N flushed=N and fail unless only identical (and flushed) are non-zero")
 	f.kafka.RegisterFlags(fs)
 }
 
