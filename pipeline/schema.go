@@ -126,9 +126,13 @@ type OnError struct {
 	// PolicySkip for this class: duplicates are dropped and counted; with PolicyDLQ they go
 	// to the dead-letter topic.
 	Duplicate Policy
+	// Scoring is for a record the model cannot score: it predicted a value that is not a
+	// finite number (NaN or infinite). Only a pipeline with a score operator has scoring
+	// errors.
+	Scoring Policy
 }
 
-// PolicyOf returns the policy of a reason class, "decode", "schema", "late" or
+// PolicyOf returns the policy of a reason class, "decode", "schema", "late", "scoring" or
 // "duplicate": the one set, or the class's default when it is empty (PolicySkip for
 // duplicates, PolicyDLQ for the others and for an unknown class).
 func (o OnError) PolicyOf(reason string) Policy {
@@ -140,6 +144,8 @@ func (o OnError) PolicyOf(reason string) Policy {
 		p = o.Schema
 	case "late":
 		p = o.Late
+	case "scoring":
+		p = o.Scoring
 	case "duplicate":
 		p = o.Duplicate
 		if p == "" {
@@ -155,7 +161,7 @@ func (o OnError) PolicyOf(reason string) Policy {
 // The settings of the file, in documentation order.
 var (
 	ruleFields    = []string{"type", "required", "min", "max", "allowed", "pattern", "max_length"}
-	onErrorFields = []string{"decode", "schema", "late", "duplicate"}
+	onErrorFields = []string{"decode", "schema", "late", "scoring", "duplicate"}
 )
 
 const ruleNeeds = "it needs type, e.g. amount: {type: float, required: true}"
@@ -357,7 +363,7 @@ func checkOnError(d *Definition, r reporter) {
 	for _, pc := range []struct {
 		name string
 		p    Policy
-	}{{"decode", d.OnError.Decode}, {"schema", d.OnError.Schema}, {"late", d.OnError.Late}, {"duplicate", d.OnError.Duplicate}} {
+	}{{"decode", d.OnError.Decode}, {"schema", d.OnError.Schema}, {"late", d.OnError.Late}, {"scoring", d.OnError.Scoring}, {"duplicate", d.OnError.Duplicate}} {
 		path := "on_error." + pc.name
 		switch pc.p {
 		case "":
@@ -370,6 +376,8 @@ func checkOnError(d *Definition, r reporter) {
 			switch {
 			case pc.name == "late" && !d.HasWindow() && !r.unreadable("operators"):
 				r.invalid(path, fmt.Sprintf("only a pipeline with a window operator has late records, and this one has none; remove late: %s", pc.p))
+			case pc.name == "scoring" && d.ScoreOp() == nil && !r.unreadable("operators"):
+				r.invalid(path, fmt.Sprintf("only a pipeline with a score operator has scoring errors, and this one has none; remove scoring: %s", pc.p))
 			case pc.name == "duplicate" && d.Input.Dedup == nil && !r.unreadable("input.dedup"):
 				r.invalid(path, fmt.Sprintf("only a pipeline with input.dedup has duplicates, and this one has none; remove duplicate: %s, "+
 					"or add input.dedup, e.g. dedup: {field: txn_id, horizon: 1h}", pc.p))
@@ -504,7 +512,7 @@ func (p *parser) onError(n *yaml.Node, o *OnError) {
 	for _, pc := range []struct {
 		name string
 		dst  *Policy
-	}{{"decode", &o.Decode}, {"schema", &o.Schema}, {"late", &o.Late}, {"duplicate", &o.Duplicate}} {
+	}{{"decode", &o.Decode}, {"schema", &o.Schema}, {"late", &o.Late}, {"scoring", &o.Scoring}, {"duplicate", &o.Duplicate}} {
 		if n, ok := f[pc.name]; ok && p.given(n, "on_error."+pc.name, string(OnError{}.PolicyOf(pc.name))) {
 			*pc.dst = Policy(p.str(n, "on_error."+pc.name))
 		}

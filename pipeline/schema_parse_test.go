@@ -139,6 +139,13 @@ func TestParseSchemaProblems(t *testing.T) {
 			},
 		},
 		{
+			name:    "scoring without a score operator",
+			section: "on_error: {scoring: skip}\n",
+			want: []string{
+				"p.yaml:14:21: on_error.scoring: only a pipeline with a score operator has scoring errors, and this one has none; remove scoring: skip",
+			},
+		},
+		{
 			name:    "unknown policy",
 			section: "on_error: {decode: drop}\n",
 			want: []string{

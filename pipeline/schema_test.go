@@ -77,6 +77,9 @@ func TestPolicyOf(t *testing.T) {
 		}
 	}
 	for _, p := range []Policy{PolicyDLQ, PolicySkip, PolicyFail} {
+		if got := (OnError{Scoring: p}).PolicyOf("scoring"); got != p {
+			t.Errorf("PolicyOf(\"scoring\") with scoring: %s: got %q, want %q", p, got, p)
+		}
 		if got := (OnError{Duplicate: p}).PolicyOf("duplicate"); got != p {
 			t.Errorf("PolicyOf(\"duplicate\") with duplicate: %s: got %q, want %q", p, got, p)
 		}

@@ -24,6 +24,9 @@ const (
 	// ReasonDuplicate: the record's event id was already seen within the dedup horizon
 	// (input.dedup).
 	ReasonDuplicate = "duplicate"
+	// ReasonScoring: the model predicted a value that is not a finite number (score
+	// pipelines).
+	ReasonScoring = "scoring"
 )
 
 // The rules a schema error breaks: the rule label of kappa_processor_schema_failures_total
@@ -43,7 +46,7 @@ const (
 // DecodeError says why a record could not be decoded: its class, the field and what was
 // wrong.
 type DecodeError struct {
-	Reason string // ReasonDecode, ReasonSchema or ReasonDuplicate
+	Reason string // ReasonDecode, ReasonSchema, ReasonScoring or ReasonDuplicate
 	Field  string // empty for ReasonDecode; for ReasonSchema, the field whose rule broke
 	// Rule is, for ReasonSchema, the kind of rule broken (RuleMissing, RuleType, ...).
 	Rule string

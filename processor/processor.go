@@ -174,6 +174,9 @@ func New(cfg Config) (*Processor, error) {
 	if p.win != nil {
 		reasons = append(reasons, ReasonLate)
 	}
+	if p.sc != nil {
+		reasons = append(reasons, ReasonScoring)
+	}
 	if p.dedup != nil {
 		reasons = append(reasons, ReasonDuplicate)
 		for _, topic := range cfg.Definition.Input.Topics {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -150,6 +151,14 @@ func (r *run) processScore(t *task, rec *model.Record, ev event) (float64, error
 	if main.missing {
 		return math.NaN(), fatalf("processor: no model loaded for %q; the model source must load one before processing starts", op.def.Model.Name)
 	}
+	if i := slices.IndexFunc(main.preds, notFinite); i >= 0 {
+		// What the model made of these features is not a score: the record is a scoring
+		// error, handled by on_error.scoring like any record that cannot be processed.
+		p.metrics.predictTime.Observe(time.Since(start).Seconds())
+		return math.NaN(), r.reject(rec, &DecodeError{Reason: ReasonScoring, Msg: fmt.Sprintf(
+			"model %s version %s predicted %v (output %d) from features %s; check the model and the features' ranges",
+			main.name, main.version, main.preds[i], i, appendFeatures(nil, op.names, op.buf))})
+	}
 	var shadow scored
 	if op.shadow != nil {
 		shadow, _ = op.predict(op.shadow, op.buf, nil)
@@ -185,16 +194,8 @@ func (r *run) appendScored(b []byte, rec *model.Record, ev event, main, shadow s
 	b = append(b, `,"event_time":`...)
 	b = strconv.AppendInt(b, ev.eventTime, 10)
 	b = appendPrediction(b, main, ",")
-	b = append(b, `,"features":{`...)
-	for i, name := range op.names {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, name...)
-		b = append(b, ':')
-		b = appendNumber(b, op.buf[i])
-	}
-	b = append(b, '}')
+	b = append(b, `,"features":`...)
+	b = appendFeatures(b, op.names, op.buf)
 	if op.shadow != nil {
 		b = append(b, `,"shadow":{`...)
 		if shadow.missing {
@@ -243,3 +244,20 @@ func appendNumber(b []byte, v float64) []byte {
 	}
 	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
+
+// appendFeatures appends the feature vector as a JSON object of the features' (quoted)
+// names and values.
+func appendFeatures(b []byte, names [][]byte, values []float64) []byte {
+	b = append(b, '{')
+	for i, name := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, name...)
+		b = append(b, ':')
+		b = appendNumber(b, values[i])
+	}
+	return append(b, '}')
+}
+
+func notFinite(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }

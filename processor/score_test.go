@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/kappa-stream/kappa/pipeline"
 	"github.com/kappa-stream/kappa/score"
@@ -283,4 +285,84 @@ func TestScoreModelSwap(t *testing.T) {
 func startWith(t testing.TB, def *pipeline.Definition, store *state.Store, inst *fakeInstance, model, shadow ModelSource) *running {
 	t.Helper()
 	return startConfig(t, def, store, inst, func(c *Config) { c.Model, c.Shadow = model, shadow })
+}
+
+// TestScoringErrors: a record whose prediction is not a finite number is a scoring error.
+// By default it goes to the dead-letter topic with reason scoring and a message naming the
+// model and the features; the records the model scores are written as usual; with skip, it
+// is dropped and counted.
+func TestScoringErrors(t *testing.T) {
+	// reg:linear with a weight near the largest float64: amounts of 2 or more (in absolute
+	// value) overflow to an infinite prediction.
+	b, err := json.Marshal(map[string]any{
+		"format": "kappa-linear", "version": 1, "objective": "reg:linear",
+		"features": []string{"amount"}, "weights": []float64{1e308}, "intercept": 0,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := score.Parse("overflow.json", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, policy := range []pipeline.Policy{"", pipeline.PolicySkip} {
+		t.Run(cmp.Or(string(policy), "dlq by default"), func(t *testing.T) {
+			def := testDef(t, "scoring", true, "in")
+			def.Operators = []pipeline.Operator{{Score: &pipeline.Score{Model: pipeline.ModelRef{File: "overflow.json", Name: "overflow"}, Features: []string{"amount"}}}}
+			def.OnError.Scoring = policy
+			def.ApplyDefaults()
+			if err := def.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			k := fakeFor(def, 2, fakeConfig{MaxPerPoll: 7, MaxPerTxn: 30})
+			w := newWorkload(def)
+			w.add(k, rand.New(rand.NewPCG(8, 9)), 300, 0)
+			var scored, overflow int
+			wantDead := map[string]bool{}
+			for _, rs := range w.recs {
+				for _, r := range rs {
+					if p := m.Predict([]float64{r.amount}, nil)[0]; math.IsInf(p, 0) {
+						overflow++
+						wantDead[r.pos.String()] = true
+					} else {
+						scored++
+					}
+				}
+			}
+			if overflow == 0 || scored == 0 {
+				t.Fatalf("the workload has %d records that overflow and %d that do not; want some of each", overflow, scored)
+			}
+			store := openStore(t, vfs.NewMem())
+			defer store.Close()
+			r := startWith(t, def, store, k.instance("pod-0", true), &testModels{m: m, name: "overflow", version: "v1"}, nil)
+			waitConsumed(t, k, r)
+			if err := r.stop(t); err != nil {
+				t.Fatal(err)
+			}
+			var outs, dead int
+			for p := range int32(2) {
+				outs += len(k.records(def.Output.Topic, p))
+				for _, d := range k.records(DeadLetterTopic(def), p) {
+					dead++
+					reason, _ := headerValue(d.Headers, HeaderReason)
+					msg, _ := headerValue(d.Headers, HeaderMessage)
+					pos, err := headerPosition(d.Headers)
+					if err != nil || reason != ReasonScoring || !wantDead[pos.String()] ||
+						!strings.HasPrefix(msg, "model overflow version v1 predicted +Inf (output 0) from features {\"amount\":") && !strings.HasPrefix(msg, "model overflow version v1 predicted -Inf") {
+						t.Errorf("dead letter of %v (%v): reason %q message %q; want a scoring error of a record that overflows", pos, err, reason, msg)
+					}
+				}
+			}
+			wantDLQ := overflow
+			if policy == pipeline.PolicySkip {
+				wantDLQ = 0
+				if got := testutil.ToFloat64(r.p.metrics.skipped.WithLabelValues(ReasonScoring)); int(got) != overflow {
+					t.Errorf("skipped{reason=scoring}: got %v, want %d", got, overflow)
+				}
+			}
+			if outs != scored || dead != wantDLQ {
+				t.Errorf("got %d outputs and %d dead letters, want %d and %d", outs, dead, scored, wantDLQ)
+			}
+		})
+	}
 }
