@@ -19,10 +19,11 @@ func fuzzDecoder(t testing.TB) *decoder {
 	return newDecoder(def, field{name: "amount"})
 }
 
-// FuzzDecode checks the decoder with a schema: no value makes it panic; an error is a
-// *DecodeError of class decode (no field) or schema (naming a field) with a short one-line
-// message; a value it accepts is a UTF-8 JSON object whose fields keep the rules, as
-// encoding/json reads them.
+// FuzzDecode checks the decoder with a schema, with and without input.dedup: no value makes
+// it panic; an error is a *DecodeError of class decode (no field) or schema (naming a field
+// and a rule) with a short one-line message; a value it accepts is a UTF-8 JSON object whose
+// fields keep the rules, as encoding/json reads them; with dedup, it accepts only what it
+// accepts without, with the id that encoding/json reads.
 func FuzzDecode(f *testing.F) {
 	for _, p := range poisonPills() {
 		if len(p.value) < 4096 {
@@ -34,26 +35,32 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte(`{"card":"k","amount":2,"ts":1764000000000,"at":"2025-11-24T16:00:00Z","currency":"EUR","tag":"t-1","n":3,"ok":true,"memo":"\u00e9"}`))
 	f.Add([]byte(`{"card":7,"amount":-0.0,"ts":0,"tag":"t-\u0031","currency":"U\u0053D"}`))
+	f.Add([]byte(`{"card":"k","amount":2,"ts":1764000000000,"id":"e-1"}`))
+	f.Add([]byte(`{"card":"k","amount":2,"ts":1764000000000,"id":12.50}`))
 	d := fuzzDecoder(f)
+	// The same pipeline with input.dedup: it also reads the event id.
+	dd := fuzzDecoder(f)
+	dd.idField = "id"
 	f.Fuzz(func(t *testing.T, value []byte) {
 		ev, err := d.decode(value)
+		evID, errID := dd.decode(value)
+		checkDecodeError(t, errID)
 		if err != nil {
-			de, ok := errorsAsDecode(err)
-			switch {
-			case !ok:
-				t.Fatalf("decode: got %T %v, want a *DecodeError", err, err)
-			case de.Reason == ReasonDecode && de.Field != "", de.Reason == ReasonSchema && de.Field == "":
-				t.Fatalf("decode: got reason %q with field %q, want a field exactly for schema errors", de.Reason, de.Field)
-			case de.Reason != ReasonDecode && de.Reason != ReasonSchema:
-				t.Fatalf("decode: got reason %q, want decode or schema", de.Reason)
-			case len(de.Msg) > 300 || strings.ContainsAny(de.Msg, "\n\r"):
-				t.Fatalf("decode: got a message of %d bytes %.100q, want one short line", len(de.Msg), de.Msg)
+			checkDecodeError(t, err)
+			if errID == nil {
+				t.Fatalf("decode with dedup accepted %q, which the decoder without rejected: %v", value, err)
 			}
 			return
 		}
 		var obj map[string]any
 		if !utf8.Valid(value) || json.Unmarshal(value, &obj) != nil || obj == nil {
 			t.Fatalf("decode accepted %q, which is not a UTF-8 JSON object", value)
+		}
+		switch id, ok := obj["id"].(string); {
+		case errID == nil && len(evID.id) == 0:
+			t.Fatalf("decode with dedup accepted %q with an empty id", value)
+		case ok && id != "" && (errID != nil || string(evID.id) != id):
+			t.Fatalf("decode with dedup of %q: got id %q and error %v, want id %q", value, evID.id, errID, id)
 		}
 		if len(ev.key) == 0 || ev.eventTime < minEventMillis || ev.eventTime > maxEventMillis {
 			t.Fatalf("decode accepted %q with key %q and event time %d", value, ev.key, ev.eventTime)
@@ -84,6 +91,28 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkDecodeError requires err, if any, to be a *DecodeError of class decode (no field)
+// or schema (naming a field and the kind of rule) with a short one-line message.
+func checkDecodeError(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	de, ok := errorsAsDecode(err)
+	switch {
+	case !ok:
+		t.Fatalf("decode: got %T %v, want a *DecodeError", err, err)
+	case de.Reason == ReasonDecode && de.Field != "", de.Reason == ReasonSchema && de.Field == "":
+		t.Fatalf("decode: got reason %q with field %q, want a field exactly for schema errors", de.Reason, de.Field)
+	case de.Reason != ReasonDecode && de.Reason != ReasonSchema:
+		t.Fatalf("decode: got reason %q, want decode or schema", de.Reason)
+	case de.Reason == ReasonSchema && de.Rule == "":
+		t.Fatalf("decode: schema error %v names no rule", de)
+	case len(de.Msg) > 300 || strings.ContainsAny(de.Msg, "\n\r"):
+		t.Fatalf("decode: got a message of %d bytes %.100q, want one short line", len(de.Msg), de.Msg)
+	}
 }
 
 // TestDecodeRulesAllocate checks that the rules cost no allocation for a record that

@@ -165,13 +165,24 @@ func (f *fleet) terminate(p *proc) {
 	select {
 	case <-p.exited:
 		if p.err != nil {
-			f.fail("instance %s exited with %v after SIGTERM; see %s", p.id, p.err, p.log.Name())
+			f.fail("instance %s exited with %v after SIGTERM; its log ends:\n%s", p.id, p.err, logTail(p, 40))
 		}
 	case <-time.After(45 * time.Second):
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
 		<-p.exited
-		f.fail("instance %s did not stop within 45s of SIGTERM; see %s", p.id, p.log.Name())
+		f.fail("instance %s did not stop within 45s of SIGTERM; its log ends:\n%s", p.id, logTail(p, 40))
 	}
+}
+
+// logTail returns the last n lines of p's log, which the test's temporary directory does
+// not outlive.
+func logTail(p *proc, n int) string {
+	data, err := os.ReadFile(p.log.Name())
+	if err != nil {
+		return fmt.Sprintf("(cannot read %s: %v)", p.log.Name(), err)
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // waitServing waits until p answers on its admin port, or exits, or timeout passes.
