@@ -115,7 +115,8 @@ func (t *task) duplicate(d *deduper, ev *event) (dup bool, first int64, err erro
 			return true, at, nil
 		}
 	}
-	if err := t.batch.Set(t.key, appendMillis(t.val[:0], ev.eventTime)); err != nil {
+	t.val = appendMillis(t.val[:0], ev.eventTime)
+	if err := t.batch.Set(t.key, t.val); err != nil {
 		return false, 0, err
 	}
 	t.key = appendDedupTimeKey(t.key[:0], ev.eventTime, ev.id)
@@ -129,7 +130,8 @@ func (t *task) flushDedup(d *deduper) error {
 	if !s.dirty {
 		return nil
 	}
-	if err := t.batch.Set(dedupClockKey, appendMillis(t.val[:0], s.clock)); err != nil {
+	t.val = appendMillis(t.val[:0], s.clock)
+	if err := t.batch.Set(dedupClockKey, t.val); err != nil {
 		return err
 	}
 	s.dirty = false
