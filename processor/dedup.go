@@ -46,11 +46,14 @@ func newDeduper(d *pipeline.Dedup) *deduper {
 // dedupState is a task's dedup clock, read once per task and written once per transaction
 // that changed it.
 type dedupState struct {
-	loaded  bool
-	clock   int64 // the latest event time seen; valid when seen
-	seen    bool
-	dirty   bool
-	expired int64 // the cutoff up to which the expiry index was emptied, in this process
+	loaded bool
+	clock  int64 // the latest event time seen; valid when seen
+	seen   bool
+	dirty  bool
+	// expired is the cutoff up to which this process emptied the expiry index (when
+	// expiredSet): the next expiry starts there.
+	expired    int64
+	expiredSet bool
 }
 
 var dedupClockKey = []byte{dedupPrefix, dedupClockTag}
@@ -114,6 +117,11 @@ func (t *task) duplicate(d *deduper, ev *event) (dup bool, first int64, err erro
 		if at >= cutoff {
 			return true, at, nil
 		}
+		// An entry past the horizon that expiry has not deleted yet: this copy replaces
+		// it, and its expiry key goes with it, so that each id has one expiry key.
+		if err := t.batch.Delete(appendDedupTimeKey(nil, at, ev.id)); err != nil {
+			return false, 0, err
+		}
 	}
 	t.val = appendMillis(t.val[:0], ev.eventTime)
 	if err := t.batch.Set(t.key, t.val); err != nil {
@@ -136,10 +144,15 @@ func (t *task) flushDedup(d *deduper) error {
 	}
 	s.dirty = false
 	cutoff := s.clock - d.horizon
-	if s.expired >= cutoff {
+	if s.expiredSet && s.expired >= cutoff {
 		return nil
 	}
+	// From where this process last expired to: below that are only the tombstones of
+	// earlier expiries, which an LSM iterator would step over one by one every time.
 	lo := []byte{dedupPrefix, dedupTimeTag}
+	if s.expiredSet {
+		lo = appendDedupTimeKey(nil, s.expired, nil)
+	}
 	hi := appendDedupTimeKey(nil, cutoff, nil)
 	for {
 		var keys [][]byte
@@ -159,30 +172,22 @@ func (t *task) flushDedup(d *deduper) error {
 			break
 		}
 	}
-	s.expired = cutoff
+	s.expired, s.expiredSet = cutoff, true
 	return nil
 }
 
-// expireDedup deletes the expiry index key k and its id's entry, unless that entry is of a
-// later copy (an id seen again after it expired).
+// expireDedup deletes the expiry index key k and its id's entry. Each id's entry has exactly
+// one expiry key, of the entry's time: duplicate deletes the old key when an id seen again
+// after its horizon replaces its entry.
 func (t *task) expireDedup(k []byte) error {
 	const head = 2 + 8
 	if len(k) < head {
 		return fmt.Errorf("dedup state: expiry key % x is too short; remove the state directory to restore it from the changelog", k)
 	}
-	at := int64(binary.BigEndian.Uint64(k[2:head]) ^ 1<<63)
-	id := k[head:]
 	if err := t.batch.Delete(k); err != nil {
 		return err
 	}
-	t.key = appendDedupIDKey(t.key[:0], id)
-	v, ok, err := t.batch.Get(t.key)
-	if err != nil || !ok {
-		return err
-	}
-	if cur, err := decodeMillis(v); err != nil || cur != at {
-		return err
-	}
+	t.key = appendDedupIDKey(t.key[:0], k[head:])
 	return t.batch.Delete(t.key)
 }
 

@@ -255,11 +255,15 @@ func TestDedupPolicies(t *testing.T) {
 	})
 }
 
-// BenchmarkDedup measures the dedup check of one record against Pebble: a new id one
+// BenchmarkDedup measures the dedup check of one record against Pebble on disk: a new id one
 // millisecond after the previous one (a 60-second horizon holds 60,000 ids), committed every
 // 10,000 records with the expiry of the ids the clock put out of the horizon.
 func BenchmarkDedup(b *testing.B) {
-	store := openStore(b, vfs.NewMem())
+	// The default cache and memtables, as kappa run has them.
+	store, err := state.Open(b.TempDir(), state.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer store.Close()
 	d := &deduper{field: "id", horizon: 60_000}
 	tk := &task{p: &Processor{cfg: Config{Store: store}}, partition: 0}
