@@ -332,7 +332,7 @@ func (p *Processor) runClient(ctx context.Context) error {
 		// A cycle that failed after a poll holds rebalances back; closing the client waits
 		// for them to be allowed.
 		cl.AllowRebalance()
-		cl.Close()
+		p.closeClient(cl)
 		p.metrics.assigned.Set(0)
 	}()
 	p.mu.Lock()
@@ -346,6 +346,25 @@ func (p *Processor) runClient(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// closeClient closes cl, waiting at most ShutdownTimeout. Closing a group member can wait
+// on the group (a join in progress, which the broker may hold until its rebalance timeout),
+// and neither a shutdown, which has a pod's grace period to keep, nor a rebuild may hang on
+// it: past the bound the client is left to finish closing on its own, and the broker expires
+// its member after the session timeout.
+func (p *Processor) closeClient(cl Client) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cl.Close()
+	}()
+	select {
+	case <-done:
+	case <-time.After(p.cfg.ShutdownTimeout):
+		p.log.Warn("the kafka client did not close within the shutdown timeout; leaving it to close on its own",
+			zap.Duration("shutdown_timeout", p.cfg.ShutdownTimeout))
+	}
 }
 
 // run is the state of one client's processing.

@@ -96,3 +96,48 @@ func TestShutdownDuringEndAtLeastOnceNoDuplicates(t *testing.T) {
 	// Exact output: a clean shutdown and restart must not duplicate anything.
 	checkState(t, store, checkOutputs(t, k, w))
 }
+
+// stuckClose is a client whose Close does not return until released, as a group member's
+// can while the broker holds a join.
+type stuckClose struct {
+	Client
+	release chan struct{}
+	closed  atomic.Bool
+}
+
+func (c *stuckClose) Close() {
+	<-c.release
+	c.Client.Close()
+	c.closed.Store(true)
+}
+
+// TestShutdownBoundsClose: a client whose Close hangs does not hang the shutdown: Run
+// returns once ShutdownTimeout has passed, with the records committed.
+func TestShutdownBoundsClose(t *testing.T) {
+	def := testDef(t, "stuck-close", true, "in")
+	k := fakeFor(def, 1, fakeConfig{})
+	w := newWorkload(def)
+	w.add(k, rand.New(rand.NewPCG(4, 5)), 50, 0)
+	store := openStore(t, vfs.NewMem())
+	defer store.Close()
+	inst := k.instance("pod-0", true)
+	stuck := &stuckClose{release: make(chan struct{})}
+	defer close(stuck.release)
+	r := startConfig(t, def, store, inst, func(c *Config) {
+		c.ShutdownTimeout = 300 * time.Millisecond
+		c.NewClient = func(a Assignment) (Client, error) {
+			cl, err := inst.NewClient(a)
+			stuck.Client = cl
+			return stuck, err
+		}
+	})
+	waitConsumed(t, k, r)
+	start := time.Now()
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if took := time.Since(start); took > 5*time.Second || stuck.closed.Load() {
+		t.Fatalf("Run returned %s after the shutdown, with Close done %v; want it within about the shutdown timeout, Close still stuck", took, stuck.closed.Load())
+	}
+	checkOutputs(t, k, w)
+}

@@ -168,9 +168,16 @@ func (f *fleet) terminate(p *proc) {
 			f.fail("instance %s exited with %v after SIGTERM; its log ends:\n%s", p.id, p.err, logTail(p, 40))
 		}
 	case <-time.After(45 * time.Second):
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.exited
-		f.fail("instance %s did not stop within 45s of SIGTERM; its log ends:\n%s", p.id, logTail(p, 40))
+		// SIGQUIT makes the Go runtime write every goroutine's stack to the log: where
+		// the shutdown hangs.
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.exited:
+		case <-time.After(5 * time.Second):
+			_ = p.cmd.Process.Signal(syscall.SIGKILL)
+			<-p.exited
+		}
+		f.fail("instance %s did not stop within 45s of SIGTERM; its log, with the stacks of SIGQUIT, ends:\n%s", p.id, logTail(p, 400))
 	}
 }
 
