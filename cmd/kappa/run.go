@@ -60,7 +60,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&f.transactionTimeout, "transaction-timeout", 30*time.Second, "Kafka transaction timeout; at least 10x the commit interval and at most the broker's transaction.max.timeout.ms")
 	fs.DurationVar(&f.sessionTimeout, "session-timeout", 30*time.Second, "group session timeout: how long a stopped static member keeps its partitions before the group moves them (a restart within it causes no rebalance)")
-	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "bound on finishing the open transaction at shutdown")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "bound on finishing the open transaction at shutdown, and then on closing the Kafka client")
 }
 
 func runRun(ctx context.Context, args []string, _, stderr io.Writer) error {

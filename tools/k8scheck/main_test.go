@@ -84,12 +84,12 @@ func TestRules(t *testing.T) {
 			"startupProbe allows 30s before liveness starts",
 		},
 		{
-			"short grace", "statefulset.yaml", "terminationGracePeriodSeconds: 45", "terminationGracePeriodSeconds: 29",
-			"terminationGracePeriodSeconds 29 is below --shutdown-timeout 15s + 15s: raise it to at least 30",
+			"short grace", "statefulset.yaml", "terminationGracePeriodSeconds: 45", "terminationGracePeriodSeconds: 39",
+			"terminationGracePeriodSeconds 39 is below 2 x --shutdown-timeout 15s + 10s (the open transaction, then the Kafka client's close, then the state): raise it to at least 40",
 		},
 		{
 			"longer shutdown", "statefulset.yaml", "--shutdown-timeout=15s", "--shutdown-timeout=1m",
-			"terminationGracePeriodSeconds 45 is below --shutdown-timeout 1m0s + 15s: raise it to at least 75",
+			"terminationGracePeriodSeconds 45 is below 2 x --shutdown-timeout 1m0s + 10s (the open transaction, then the Kafka client's close, then the state): raise it to at least 130",
 		},
 		{
 			"instance id literal", "statefulset.yaml", "--instance-id=$(POD_NAME)", "--instance-id=kappa",

@@ -23,9 +23,10 @@ import (
 // Kappa's defaults and the rules' margins.
 const (
 	defaultShutdownTimeout = 15 * time.Second
-	// graceMargin is what termination grace must leave after --shutdown-timeout: applying
-	// the last batch, closing the store and the Kafka client.
-	graceMargin = 15 * time.Second
+	// graceMargin is what termination grace must leave after twice --shutdown-timeout
+	// (which bounds finishing the open transaction, and then closing the Kafka client):
+	// applying the last batch and closing the store.
+	graceMargin = 10 * time.Second
 	// startupBudget is how long a pod may take before its admin server listens: the
 	// broker checks and topic setup of `kappa run` are bounded by one minute.
 	startupBudget = 60 * time.Second
@@ -245,7 +246,7 @@ func (m *manifests) checkStateDir(k *container) {
 	}
 }
 
-// checkGrace requires terminationGracePeriodSeconds >= --shutdown-timeout + graceMargin.
+// checkGrace requires terminationGracePeriodSeconds >= 2 x --shutdown-timeout + graceMargin.
 func (m *manifests) checkGrace(k *container) {
 	shutdown := defaultShutdownTimeout
 	if v, ok := k.args.flags["shutdown-timeout"]; ok {
@@ -260,8 +261,8 @@ func (m *manifests) checkGrace(k *container) {
 	if g == nil {
 		return
 	}
-	if want := shutdown + graceMargin; time.Duration(*g)*time.Second < want {
-		m.r.add(k.o, "terminationGracePeriodSeconds %d is below --shutdown-timeout %s + %s: raise it to at least %d",
+	if want := 2*shutdown + graceMargin; time.Duration(*g)*time.Second < want {
+		m.r.add(k.o, "terminationGracePeriodSeconds %d is below 2 x --shutdown-timeout %s + %s (the open transaction, then the Kafka client's close, then the state): raise it to at least %d",
 			*g, shutdown, graceMargin, int(want.Seconds()))
 	}
 }
