@@ -53,7 +53,7 @@ EOS_KILLS ?= 12
 EOS_DURATION ?= 120s
 
 .PHONY: test-eos
-test-eos: ## T1 (kill -9), T2 (rebalance), T8 (poison pills) and T9 (windows under kill -9) with 3 kappa processes against KAFKA_BROKERS; prints the verdict lines
+test-eos: ## T1 (kill -9), T2 (rebalance), T8 (poison pills), T9 (windows under kill -9) and dedup under kill -9 with 3 kappa processes against KAFKA_BROKERS; prints the verdict lines
 	@if [ -z "$(KAFKA_BROKERS)" ]; then \
 		echo "test-eos: no broker: run 'make kafka-up' first or set KAFKA_BROKERS=host:port" >&2; exit 1; fi
 	@echo "test-eos: KAFKA_BROKERS=$(KAFKA_BROKERS) records=$(EOS_RECORDS) kills=$(EOS_KILLS) duration=$(EOS_DURATION)"

@@ -93,12 +93,15 @@ type setup struct {
 	// are extra options of the producing and the verifying clients.
 	schema                  []pipeline.FieldRule
 	produceOpts, verifyOpts []kgo.Opt
+	// dedup is the pipeline's input.dedup (with on_error.duplicate: dlq), for the verifier.
+	dedup *pipeline.Dedup
 }
 
 // setupExtra is what some runs add to a pipeline setup.
 type setupExtra struct {
 	topicConfigs map[string]*string // of the input topic
 	input        string             // YAML lines added under input:, indented by two spaces
+	tail         string             // YAML lines added at the end, at the top level
 }
 
 // newSetup sets up the card-totals aggregate pipeline of T1 and T2.
@@ -141,7 +144,7 @@ input:
   topic: %s
 exactly_once: true
 commit_interval: %s
-`, su.name, su.input, maxOutOfOrderness, extra.input, operators, su.output, s.commit)
+%s`, su.name, su.input, maxOutOfOrderness, extra.input, operators, su.output, s.commit, extra.tail)
 	if err := os.WriteFile(su.file, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -206,6 +209,7 @@ func (su *setup) verdict(t *testing.T, f *fleet, generated int64) verify.Verdict
 		MaxRecovery: maxRecovery,
 		WaitTimeout: 3 * time.Minute,
 		Schema:      su.schema,
+		Dedup:       su.dedup,
 		ClientOpts:  su.verifyOpts,
 	}
 	if su.window != nil {

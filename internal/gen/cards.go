@@ -101,9 +101,10 @@ type Cards struct {
 	// IDField, when set, names a field that every well-formed record gets: its event id,
 	// "t-<seed>-<i>" (see [Cards.ID]), for input.dedup.
 	IDField string
-	// DupEvery sends records again: when DupEvery > 0 and i % DupEvery == DupEvery-1,
-	// Record(i) is an exact copy of Record(i-DupLag) (the same partition, key and value, so
-	// the same event id), as an at-least-once producer's retry would send it. Txn, Bad, Late
+	// DupEvery sends records again: when DupEvery >= 2 and i % DupEvery == DupEvery-1,
+	// Record(i) is an exact copy of an earlier record (see [Cards.Dup]: about DupLag before;
+	// the same partition, key and value, so the same event id), as an at-least-once
+	// producer's retry would send it. Txn, Bad, Late
 	// and their counts describe the records as without copies, so the verifier
 	// (internal/verify) does not take it: it is for demos and dedup tests. 0 means none.
 	DupEvery int
@@ -147,8 +148,9 @@ func (c *Cards) Validate() error {
 	if c.Partitions < 0 {
 		errs = append(errs, fmt.Errorf("gen: Partitions is %d; want 0 (default 1) or more", c.Partitions))
 	}
-	if c.DupEvery < 0 || c.DupLag < 0 {
-		errs = append(errs, fmt.Errorf("gen: DupEvery is %d and DupLag %d; want 0 (none, and the default lag) or more", c.DupEvery, c.DupLag))
+	if c.DupEvery < 0 || c.DupEvery == 1 || c.DupLag < 0 {
+		errs = append(errs, fmt.Errorf("gen: DupEvery is %d and DupLag %d; want 0 (none) or at least 2, and a lag of 0 (default %d) or more",
+			c.DupEvery, c.DupLag, DefaultDupLag))
 	}
 	if c.BadEvery < 0 {
 		errs = append(errs, fmt.Errorf("gen: BadEvery is %d; want 0 (none) or more", c.BadEvery))
@@ -355,16 +357,30 @@ func (c *Cards) ID(i int64) string {
 	return "t-" + strconv.FormatUint(c.Seed, 16) + "-" + strconv.FormatInt(i, 10)
 }
 
-// Dup reports whether Record(i) is a copy (DupEvery), and of which record.
+// Dup reports whether Record(i) is a copy (DupEvery), and of which record: record
+// i-DupLag, or the one before it when that is a copy itself, so that every copy repeats a
+// record the stream holds.
 func (c *Cards) Dup(i int64) (orig int64, ok bool) {
-	lag := int64(c.DupLag)
-	if lag <= 0 {
-		lag = DefaultDupLag
-	}
-	if c.DupEvery <= 0 || i%int64(c.DupEvery) != int64(c.DupEvery-1) || i < lag {
+	if !c.isCopy(i) {
 		return 0, false
 	}
-	return i - lag, true
+	orig = i - c.dupLag()
+	if c.isCopy(orig) {
+		orig-- // copies are DupEvery >= 2 apart: the one before is an original
+	}
+	return orig, true
+}
+
+func (c *Cards) dupLag() int64 {
+	if c.DupLag <= 0 {
+		return DefaultDupLag
+	}
+	return int64(c.DupLag)
+}
+
+// isCopy reports whether record i is a copy of an earlier one.
+func (c *Cards) isCopy(i int64) bool {
+	return c.DupEvery > 0 && i%int64(c.DupEvery) == int64(c.DupEvery-1) && i >= c.dupLag()+1
 }
 
 // field is one member of a record value: its name and its raw JSON value.

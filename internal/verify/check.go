@@ -135,8 +135,12 @@ func check(cfg *Config, d *data, v *Verdict) {
 // reference run of each partition.
 func (c *checker) recompute(d *data) {
 	dec := &decoder{keyField: c.cfg.KeyField, amountField: c.cfg.AmountField, timeField: c.cfg.TimeField, timeFormat: c.cfg.TimeFormat, schema: c.cfg.Schema}
+	if c.cfg.Dedup != nil {
+		dec.idField = c.cfg.Dedup.Field
+	}
 	for _, p := range sortedKeys(d.input) {
 		aggs := map[string]aggregate{}
+		ids := dedupRef{first: map[string]int64{}}
 		for _, r := range d.input[p] {
 			c.v.CommittedIn++
 			e := &expected{rec: r}
@@ -158,6 +162,12 @@ func (c *checker) recompute(d *data) {
 			if err != nil {
 				e.why, e.reason = err.Error(), reasonOf(err)
 				continue
+			}
+			if dd := c.cfg.Dedup; dd != nil {
+				if first, dup := ids.offer(in.id, in.eventTime, dd.Horizon.Milliseconds()); dup {
+					e.why, e.reason = fmt.Sprintf("event id %q was first seen at event time %d, within the horizon", in.id, first), "duplicate"
+					continue
+				}
 			}
 			a := aggs[in.key]
 			a.add(in.amount)
@@ -358,4 +368,31 @@ func sortedKeys[V any](m map[int32]V) []int32 {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// dedupRef is one partition's deduplication as pipeline.Dedup defines it, with every id kept
+// (no expiry): the stream time is the largest event time seen, a record older than the
+// horizon is neither checked nor remembered, and a record is a duplicate when its id was
+// first seen within the horizon of the stream time.
+type dedupRef struct {
+	clock int64
+	seen  bool
+	first map[string]int64
+}
+
+// offer reports whether a record is a duplicate, with the event time of the id's first
+// copy, and remembers the id when it is not.
+func (d *dedupRef) offer(id string, t, horizon int64) (first int64, dup bool) {
+	if !d.seen || t > d.clock {
+		d.clock, d.seen = t, true
+	}
+	cutoff := d.clock - horizon
+	if t < cutoff {
+		return 0, false
+	}
+	if at, ok := d.first[id]; ok && at >= cutoff {
+		return at, true
+	}
+	d.first[id] = t
+	return 0, false
 }

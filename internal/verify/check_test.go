@@ -3,6 +3,7 @@ package verify
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -96,6 +97,39 @@ func TestCheck(t *testing.T) {
 				t.Fatalf("got %s with problems %q, want a FAIL whose first problem mentions %q", &v, v.Problems, tc.problem)
 			}
 		})
+	}
+}
+
+// TestCheckDedup checks a deduplicating pipeline's run: every copy of an event (gen's
+// DupEvery) is a duplicate dead letter, and a copy written as an output is a problem.
+func TestCheckDedup(t *testing.T) {
+	const n = 700
+	g := &gen.Cards{Seed: 22, Cards: 30, Partitions: 3, BadEvery: 40, IDField: "txn_id", DupEvery: 9, DupLag: 20}
+	cfg := testConfig()
+	cfg.Dedup = &pipeline.Dedup{Field: "txn_id", Horizon: time.Hour}
+	var bad, dups int64
+	for i := range int64(n) {
+		orig, dup := g.Dup(i)
+		switch {
+		case dup && g.Bad(orig), !dup && g.Bad(i):
+			bad++
+		case dup:
+			dups++
+		}
+	}
+	v := Verdict{Generated: n}
+	check(cfg, reference(g, "in", "out", "dlq", n).data(), &v)
+	v.Complete = true
+	if !v.OK() || v.DLQ != bad+dups || dups == 0 {
+		t.Fatalf("got %s with problems %q; want a pass with dlq=%d (%d malformed, %d duplicates)", &v, v.Problems, bad+dups, bad, dups)
+	}
+
+	// Without dedup, the same run is wrong: the copies count in the aggregates.
+	v = Verdict{Generated: n}
+	check(testConfig(), reference(g, "in", "out", "dlq", n).data(), &v)
+	v.Complete = true
+	if v.OK() || v.AggregateMismatches == 0 {
+		t.Fatalf("without Dedup: got %s, want a FAIL with aggregate mismatches", &v)
 	}
 }
 

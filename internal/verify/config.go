@@ -79,6 +79,11 @@ type Config struct {
 	// Schema is the pipeline's input.schema: a record that breaks a rule is invalid (a
 	// schema dead letter). The verifier applies the rules with its own code. Optional.
 	Schema []pipeline.FieldRule
+	// Dedup is the pipeline's input.dedup, with on_error.duplicate: dlq: a record whose
+	// event id its partition saw within the horizon is invalid (a duplicate dead letter).
+	// The verifier keeps every id it reads, with no expiry, and applies the rule of
+	// pipeline.Dedup with its own code. Aggregate pipelines only. Optional.
+	Dedup *pipeline.Dedup
 }
 
 // Validate reports missing or invalid settings, all at once.
@@ -116,6 +121,14 @@ func (c *Config) Validate() error {
 		}
 	case c.Late != "" || c.MaxOutOfOrderness != 0:
 		errs = append(errs, errors.New("verify: Late and MaxOutOfOrderness are settings of window pipelines; set Window too, or remove them"))
+	}
+	if d := c.Dedup; d != nil {
+		switch {
+		case c.Window != nil:
+			errs = append(errs, errors.New("verify: Dedup is checked for aggregate pipelines only; remove Window or Dedup"))
+		case d.Field == "" || d.Horizon <= 0:
+			errs = append(errs, fmt.Errorf("verify: Dedup %+v: want a field and a positive horizon", *d))
+		}
 	}
 	if c.Generated < 0 {
 		errs = append(errs, fmt.Errorf("verify: Generated is %d; want 0 or more", c.Generated))

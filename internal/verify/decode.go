@@ -19,6 +19,7 @@ import (
 // member counts as its last occurrence, as in the processor.
 type decoder struct {
 	keyField, amountField, timeField string
+	idField                          string // the dedup event id; "" without dedup
 	timeFormat                       pipeline.TimeFormat
 	schema                           []pipeline.FieldRule // checked first, in order
 }
@@ -40,6 +41,7 @@ func reasonOf(err error) string {
 // input is a valid input record's content.
 type input struct {
 	key       string // the aggregation key: the string, or a number's JSON text
+	id        string // the event id (dedup), in the same form
 	amount    float64
 	eventTime int64 // epoch milliseconds
 }
@@ -59,8 +61,13 @@ func (d *decoder) decode(value []byte) (input, error) {
 	if err := checkSchema(d.schema, obj); err != nil {
 		return in, err
 	}
-	if in.key, err = d.key(obj); err != nil {
+	if in.key, err = textOf(obj, d.keyField); err != nil {
 		return in, err
+	}
+	if d.idField != "" {
+		if in.id, err = textOf(obj, d.idField); err != nil {
+			return in, err
+		}
 	}
 	if in.amount, err = number(obj, d.amountField); err != nil {
 		return in, err
@@ -81,22 +88,22 @@ func object(value []byte) (map[string]json.RawMessage, error) {
 	return obj, nil
 }
 
-// key returns the key field: a non-empty string, or a number's JSON text.
-func (d *decoder) key(obj map[string]json.RawMessage) (string, error) {
-	raw := obj[d.keyField]
+// textOf returns a key or event-id field: a non-empty string, or a number's JSON text.
+func textOf(obj map[string]json.RawMessage, field string) (string, error) {
+	raw := obj[field]
 	switch {
 	case len(raw) == 0:
-		return "", fmt.Errorf("field %q missing", d.keyField)
+		return "", fmt.Errorf("field %q missing", field)
 	case raw[0] == '"':
 		var key string
 		if err := json.Unmarshal(raw, &key); err != nil || key == "" {
-			return "", fmt.Errorf("field %q: empty key", d.keyField)
+			return "", fmt.Errorf("field %q: empty", field)
 		}
 		return key, nil
 	case isNumber(raw):
 		return string(raw), nil
 	default:
-		return "", fmt.Errorf("field %q: %s is not a string or a number", d.keyField, raw)
+		return "", fmt.Errorf("field %q: %s is not a string or a number", field, raw)
 	}
 }
 
@@ -160,7 +167,7 @@ func (d *decoder) decodeWindow(value []byte, aggs []pipeline.Aggregation) (windo
 	if err := checkSchema(d.schema, obj); err != nil {
 		return in, err
 	}
-	if in.key, err = d.key(obj); err != nil {
+	if in.key, err = textOf(obj, d.keyField); err != nil {
 		return in, err
 	}
 	if in.eventTime, err = d.eventTime(obj); err != nil {

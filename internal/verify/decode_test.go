@@ -14,10 +14,10 @@ func TestDecodeRules(t *testing.T) {
 		value string
 		want  *input // nil: invalid
 	}{
-		{`{"card_id":"c1","amount":12.5,"ts":1767225600000}`, &input{"c1", 12.5, 1767225600000}},
-		{` { "ts" : 5 , "amount" : -1e2 , "card_id" : 42 } `, &input{"42", -100, 5}},
-		{`{"card_id":"a\u0041","amount":1,"ts":0,"extra":[1,{"x":null}]}`, &input{"aA", 1, 0}},
-		{`{"card_id":"x","amount":1,"ts":1,"card_id":"y"}`, &input{"y", 1, 1}}, // the last one wins
+		{`{"card_id":"c1","amount":12.5,"ts":1767225600000}`, &input{key: "c1", amount: 12.5, eventTime: 1767225600000}},
+		{` { "ts" : 5 , "amount" : -1e2 , "card_id" : 42 } `, &input{key: "42", amount: -100, eventTime: 5}},
+		{`{"card_id":"a\u0041","amount":1,"ts":0,"extra":[1,{"x":null}]}`, &input{key: "aA", amount: 1, eventTime: 0}},
+		{`{"card_id":"x","amount":1,"ts":1,"card_id":"y"}`, &input{key: "y", amount: 1, eventTime: 1}}, // the last one wins
 		{``, nil},
 		{`{"card_id":"c1","amount":12.5,"ts":17672`, nil},
 		{`[1,2]`, nil},
@@ -51,7 +51,7 @@ func TestDecodeRules(t *testing.T) {
 
 	rfc := &decoder{keyField: "k", amountField: "v", timeField: "t", timeFormat: pipeline.TimeRFC3339}
 	got, err := rfc.decode([]byte(`{"k":"a","v":2,"t":"2026-01-01T00:00:00.5Z"}`))
-	if want := (input{"a", 2, 1767225600500}); err != nil || got != want {
+	if want := (input{key: "a", amount: 2, eventTime: 1767225600500}); err != nil || got != want {
 		t.Errorf("rfc3339: got %+v, %v; want %+v", got, err, want)
 	}
 	if _, err := rfc.decode([]byte(`{"k":"a","v":2,"t":1767225600500}`)); err == nil {
@@ -73,7 +73,7 @@ func TestDecodeAgreesWithGen(t *testing.T) {
 			t.Fatalf("record %d (%s): got valid, want invalid: %s", i, gen.BadKinds[c.BadKind(i)], v)
 		case ok && err != nil:
 			t.Fatalf("record %d: got %v, want valid: %s", i, err, v)
-		case ok && got != (input{tx.Card, tx.Amount, tx.EventTime}):
+		case ok && got != (input{key: tx.Card, amount: tx.Amount, eventTime: tx.EventTime}):
 			t.Fatalf("record %d: got %+v, want %+v", i, got, tx)
 		}
 	}

@@ -33,10 +33,21 @@ func reference(c *gen.Cards, input, output, dlq string, n int64) *pipelineRun {
 		off := r.committed[p]
 		r.committed[p]++
 		r.input = append(r.input, &kgo.Record{Topic: input, Partition: p, Offset: off, Key: key, Value: value})
-		tx, ok := c.Txn(i)
-		if !ok {
+		// A copy (Cards.DupEvery) is record orig again: a dead letter of its kind when orig
+		// is malformed, else a duplicate one (the pipeline deduplicates; see TestCheckDedup).
+		src := i
+		orig, dup := c.Dup(i)
+		if dup {
+			src = orig
+		}
+		tx, ok := c.Txn(src)
+		if !ok || dup {
+			reason := "duplicate"
+			if !ok {
+				reason = gen.KindReason(c.BadKind(src))
+			}
 			r.dlq[p] = append(r.dlq[p], &kgo.Record{Topic: dlq, Partition: p, Key: key, Value: value, Headers: []kgo.RecordHeader{
-				{Key: "kappa.dlq.reason", Value: []byte(gen.KindReason(c.BadKind(i)))},
+				{Key: "kappa.dlq.reason", Value: []byte(reason)},
 				{Key: HeaderTopic, Value: []byte(input)},
 				{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(p)))},
 				{Key: HeaderOffset, Value: []byte(strconv.FormatInt(off, 10))},
