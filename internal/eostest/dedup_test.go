@@ -1,7 +1,6 @@
 package eostest
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -33,16 +32,7 @@ func TestEOSDuplicates(t *testing.T) {
 	}
 	su.dedup = def.Input.Dedup
 
-	f := newFleet(t, bin, su.file, strings.Join(su.broker.Addrs, ","),
-		"--session-timeout", "10s", "--transaction-timeout", "20s")
-	ids := []string{"p0", "p1", "p2"}
-	for _, id := range ids {
-		f.start(id)
-	}
-	wait := su.produce(t, s)
-	injectFaults(f, s, ids)
-	generated := wait()
-	v := su.verdict(t, f, generated)
+	v, generated := su.runUnderFaults(t, s, bin)
 
 	var malformed, copies int64
 	for i := range generated {

@@ -267,8 +267,14 @@ func (su *setup) waitCaughtUp(ctx context.Context, timeout time.Duration) error 
 // restarted, some with their state directory wiped, and some stopped with SIGTERM instead.
 func TestEOSKill9(t *testing.T) {
 	s := sizes(t)
-	bin := kappaBinary(t)
-	su := newSetup(t, s)
+	newSetup(t, s).runUnderFaults(t, s, kappaBinary(t))
+}
+
+// runUnderFaults runs three instances of bin over su's pipeline while s.records records are
+// produced, injecting T1's faults (injectFaults), and returns the verdict (clean, or the
+// test fails) and the number of records generated.
+func (su *setup) runUnderFaults(t *testing.T, s size, bin string) (verify.Verdict, int64) {
+	t.Helper()
 	f := newFleet(t, bin, su.file, strings.Join(su.broker.Addrs, ","),
 		"--session-timeout", "10s", "--transaction-timeout", "20s")
 	ids := []string{"p0", "p1", "p2"}
@@ -278,7 +284,7 @@ func TestEOSKill9(t *testing.T) {
 	wait := su.produce(t, s)
 	injectFaults(f, s, ids)
 	generated := wait()
-	su.verdict(t, f, generated)
+	return su.verdict(t, f, generated), generated
 }
 
 // injectFaults kills instances of ids with kill -9 at random moments spread over

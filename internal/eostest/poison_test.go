@@ -40,16 +40,7 @@ func TestEOSPoisonPills(t *testing.T) {
 	su.produceOpts = []kgo.Opt{kgo.ProducerBatchMaxBytes(maxRecord)}
 	su.verifyOpts = []kgo.Opt{kgo.FetchMaxPartitionBytes(maxRecord), kgo.FetchMaxBytes(2 * maxRecord)}
 
-	f := newFleet(t, bin, su.file, strings.Join(su.broker.Addrs, ","),
-		"--session-timeout", "10s", "--transaction-timeout", "20s")
-	ids := []string{"p0", "p1", "p2"}
-	for _, id := range ids {
-		f.start(id)
-	}
-	wait := su.produce(t, s)
-	injectFaults(f, s, ids)
-	generated := wait()
-	v := su.verdict(t, f, generated)
+	v, generated := su.runUnderFaults(t, s, bin)
 
 	injected := cards.BadCount(0, generated)
 	kinds := map[string]int{}

@@ -1,7 +1,6 @@
 package eostest
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -49,16 +48,7 @@ func TestEOSWindowsKill9(t *testing.T) {
 		t.Fatalf("pipeline window %+v, out-of-orderness %s: not the one lateBy was computed for", w, def.Input.MaxOutOfOrderness)
 	}
 	su.window = w
-	f := newFleet(t, bin, su.file, strings.Join(su.broker.Addrs, ","),
-		"--session-timeout", "10s", "--transaction-timeout", "20s")
-	ids := []string{"p0", "p1", "p2"}
-	for _, id := range ids {
-		f.start(id)
-	}
-	wait := su.produce(t, s)
-	injectFaults(f, s, ids)
-	generated := wait()
-	v := su.verdict(t, f, generated)
+	v, generated := su.runUnderFaults(t, s, bin)
 	injected := cards.LateCount(0, generated)
 	if v.Late != injected {
 		t.Fatalf("late=%d, want the %d injected late records", v.Late, injected)
