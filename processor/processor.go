@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -362,8 +363,11 @@ func (p *Processor) closeClient(cl Client) {
 	select {
 	case <-done:
 	case <-time.After(p.cfg.ShutdownTimeout):
+		// The stacks say what the close waits on: a rare event worth a large log line.
+		stacks := make([]byte, 64<<10)
+		stacks = stacks[:runtime.Stack(stacks, true)]
 		p.log.Warn("the kafka client did not close within the shutdown timeout; leaving it to close on its own",
-			zap.Duration("shutdown_timeout", p.cfg.ShutdownTimeout))
+			zap.Duration("shutdown_timeout", p.cfg.ShutdownTimeout), zap.ByteString("goroutines", stacks))
 	}
 }
 

@@ -1,12 +1,17 @@
 package processor
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/kappa-stream/kappa/pipeline"
 	"github.com/kappa-stream/kappa/state"
@@ -123,7 +128,9 @@ func TestShutdownBoundsClose(t *testing.T) {
 	inst := k.instance("pod-0", true)
 	stuck := &stuckClose{release: make(chan struct{})}
 	defer close(stuck.release)
+	core, logs := observer.New(zapcore.WarnLevel)
 	r := startConfig(t, def, store, inst, func(c *Config) {
+		c.Logger = zap.New(core)
 		c.ShutdownTimeout = 300 * time.Millisecond
 		c.NewClient = func(a Assignment) (Client, error) {
 			cl, err := inst.NewClient(a)
@@ -140,4 +147,9 @@ func TestShutdownBoundsClose(t *testing.T) {
 		t.Fatalf("Run returned %s after the shutdown, with Close done %v; want it within about the shutdown timeout, Close still stuck", took, stuck.closed.Load())
 	}
 	checkOutputs(t, k, w)
+	// The warning carries the stacks: the hung Close among them.
+	warned := logs.FilterMessageSnippet("did not close within the shutdown timeout").All()
+	if len(warned) != 1 || !strings.Contains(fmt.Sprint(warned[0].ContextMap()["goroutines"]), "stuckClose).Close") {
+		t.Fatalf("got %d close warnings (%v), want one whose goroutines show stuckClose.Close", len(warned), warned)
+	}
 }

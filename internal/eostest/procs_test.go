@@ -165,7 +165,7 @@ func (f *fleet) terminate(p *proc) {
 	select {
 	case <-p.exited:
 		if p.err != nil {
-			f.fail("instance %s exited with %v after SIGTERM; its log ends:\n%s", p.id, p.err, logTail(p, 40))
+			f.fail("instance %s exited with %v after SIGTERM; its log ends:\n%s", p.id, p.err, tail(p.log.Name(), 40))
 		}
 	case <-time.After(45 * time.Second):
 		// SIGQUIT makes the Go runtime write every goroutine's stack to the log: where
@@ -177,19 +177,8 @@ func (f *fleet) terminate(p *proc) {
 			_ = p.cmd.Process.Signal(syscall.SIGKILL)
 			<-p.exited
 		}
-		f.fail("instance %s did not stop within 45s of SIGTERM; its log, with the stacks of SIGQUIT, ends:\n%s", p.id, logTail(p, 400))
+		f.fail("instance %s did not stop within 45s of SIGTERM; its log, with the stacks of SIGQUIT, ends:\n%s", p.id, tail(p.log.Name(), 400))
 	}
-}
-
-// logTail returns the last n lines of p's log, which the test's temporary directory does
-// not outlive.
-func logTail(p *proc, n int) string {
-	data, err := os.ReadFile(p.log.Name())
-	if err != nil {
-		return fmt.Sprintf("(cannot read %s: %v)", p.log.Name(), err)
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // waitServing waits until p answers on its admin port, or exits, or timeout passes.
@@ -308,6 +297,27 @@ func (f *fleet) finish() (faults map[string]int, maxRecovery time.Duration) {
 		f.t.Error(e)
 	}
 	return f.faults, f.maxRecovery
+}
+
+// closeTimeouts returns the log lines, shortened, in which an instance reported that its
+// Kafka client did not close within the shutdown timeout (with every goroutine's stack):
+// not a failure, since the shutdown went on, but a client problem to diagnose.
+func (f *fleet) closeTimeouts() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, p := range f.procs {
+		data, err := os.ReadFile(p.log.Name())
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(data)) {
+			if strings.Contains(line, "did not close within the shutdown timeout") {
+				out = append(out, fmt.Sprintf("instance=%s log=%.8000s", p.id, strings.TrimSpace(line)))
+			}
+		}
+	}
+	return out
 }
 
 // logs returns the tail of every instance's log, for a failure message.
