@@ -35,9 +35,10 @@
 //
 // The input's records can be held to rules (input.schema: a FieldRule per field) and
 // deduplicated by an event-id field over a horizon of event time (input.dedup: Dedup).
-// on_error sets a Policy (dlq, skip or fail) per reason class: decode, schema, late and
-// duplicate. The default is dlq, and skip for duplicates; a policy other than the default
-// for late records needs a window operator, and one for duplicates needs input.dedup. The
+// on_error sets a Policy (dlq, skip or fail) per reason class: decode, schema, late,
+// scoring and duplicate. The default is dlq, and skip for duplicates; a policy other than
+// the default for late records needs a window operator, one for scoring errors a score
+// operator, and one for duplicates input.dedup. The
 // quality section holds the checks beyond the schema (Quality): histograms of numeric
 // fields, the freshness threshold, and drift monitoring, the PSI of features and of the
 // score against a reference over a sliding event-time window, written to the drift topic.
