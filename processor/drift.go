@@ -50,21 +50,6 @@ type driftSeries struct {
 	ok, drifts prometheus.Counter
 }
 
-// appendDriftFields appends the drift features to fields as optional fields and returns
-// their indexes.
-func appendDriftFields(def *pipeline.Definition, fields []field) ([]field, []int) {
-	d := def.Quality.Drift
-	if d == nil {
-		return fields, nil
-	}
-	idx := make([]int, len(d.Features))
-	for i, name := range d.Features {
-		idx[i] = len(fields)
-		fields = append(fields, field{name: name, optional: true})
-	}
-	return fields, idx
-}
-
 // newDriftOp builds the drift monitoring of def against ref. With a profiler (kappa
 // profile), ref may be nil: no monitor runs, the values feed the profiler.
 func newDriftOp(def *pipeline.Definition, featureFields []int, ref *drift.Reference, profiling bool, reg prometheus.Registerer) (*driftOp, error) {

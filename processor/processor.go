@@ -226,8 +226,14 @@ func (p *Processor) buildOperators() error {
 		return errors.New("processor: the pipeline has no operator")
 	}
 	p.dedup = newDeduper(def.Input.Dedup)
-	fields, p.histFields = appendQualityFields(def, fields)
-	fields, p.driftFields = appendDriftFields(def, fields)
+	var names []string
+	for _, h := range def.Quality.Histograms {
+		names = append(names, h.Field)
+	}
+	fields, p.histFields = appendOptional(fields, names)
+	if d := def.Quality.Drift; d != nil {
+		fields, p.driftFields = appendOptional(fields, d.Features)
+	}
 	p.dec = newDecoder(def, fields...)
 	return nil
 }

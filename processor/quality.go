@@ -22,13 +22,14 @@ type fieldHistogram struct {
 	h     prometheus.Histogram
 }
 
-// appendQualityFields appends the fields the quality checks read to fields, as optional
-// fields (NaN when missing or not a number), and returns the index of each histogram's.
-func appendQualityFields(def *pipeline.Definition, fields []field) ([]field, []int) {
-	idx := make([]int, len(def.Quality.Histograms))
-	for i, h := range def.Quality.Histograms {
+// appendOptional appends the named fields to fields as optional ones (NaN when missing or
+// not a number), for the checks that observe fields rather than require them, and returns
+// the index of each.
+func appendOptional(fields []field, names []string) ([]field, []int) {
+	idx := make([]int, len(names))
+	for i, name := range names {
 		idx[i] = len(fields)
-		fields = append(fields, field{name: h.Field, optional: true})
+		fields = append(fields, field{name: name, optional: true})
 	}
 	return fields, idx
 }
