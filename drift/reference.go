@@ -180,3 +180,24 @@ func lineCol(data []byte, off int64) string {
 	col := i - int64(bytes.LastIndexByte(data[:i], '\n'))
 	return fmt.Sprintf("%d:%d", line, col)
 }
+
+// Series returns the bins of the named features, in order, then the score's when score is
+// set: the series a pipeline's drift monitor compares. It fails, wrapping
+// ErrInvalidReference, naming the first series the reference does not hold.
+func (r *Reference) Series(features []string, score bool) ([]*Bins, error) {
+	out := make([]*Bins, 0, len(features)+1)
+	for _, name := range features {
+		b := r.Features[name]
+		if b == nil {
+			return nil, fmt.Errorf("%w: no distribution of feature %q; make the reference again with kappa profile for this pipeline", ErrInvalidReference, name)
+		}
+		out = append(out, b)
+	}
+	if score {
+		if r.Score == nil {
+			return nil, fmt.Errorf("%w: no distribution of the score; make the reference again with kappa profile for this pipeline", ErrInvalidReference)
+		}
+		out = append(out, r.Score)
+	}
+	return out, nil
+}

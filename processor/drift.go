@@ -67,15 +67,9 @@ func newDriftOp(def *pipeline.Definition, featureFields []int, ref *drift.Refere
 	if ref == nil {
 		return nil, errors.New("processor: quality.drift needs its reference distributions (Config.DriftReference); make them with kappa profile")
 	}
-	for _, s := range op.series {
-		b := ref.Score
-		if s.kind == DriftKindFeature {
-			b = ref.Features[s.name]
-		}
-		if b == nil {
-			return nil, fmt.Errorf("processor: the drift reference has no distribution of %s %q; make it again with kappa profile for this pipeline", s.kind, s.name)
-		}
-		op.cfg.Series = append(op.cfg.Series, b)
+	var err error
+	if op.cfg.Series, err = ref.Series(d.Features, d.Score); err != nil {
+		return nil, fmt.Errorf("processor: quality.drift: %w", err)
 	}
 	op.cfg.Window = d.Window.Milliseconds()
 	op.cfg.Every = d.Every.Milliseconds()

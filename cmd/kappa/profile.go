@@ -160,5 +160,13 @@ func loadDriftReference(def *pipeline.Definition) (*drift.Reference, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("quality.drift.reference %s does not exist; make it with kappa profile -f <pipeline file> --from <start of a healthy period>", d.Reference)
 	}
-	return ref, err
+	if err != nil {
+		return nil, err
+	}
+	// The series the pipeline watches, checked here so that kappa validate catches a
+	// reference made for other features.
+	if _, err := ref.Series(d.Features, d.Score); err != nil {
+		return nil, fmt.Errorf("quality.drift.reference %s: %w", d.Reference, err)
+	}
+	return ref, nil
 }

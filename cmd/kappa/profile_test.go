@@ -160,3 +160,51 @@ func fraudCopy(t *testing.T, b *kafkatest.Broker) (*pipeline.Definition, string)
 	}
 	return def, file
 }
+
+// TestValidateDriftReference: kappa validate loads the drift reference the pipeline names
+// and refuses one that lacks a series the pipeline watches, as kappa run would.
+func TestValidateDriftReference(t *testing.T) {
+	dir, err := filepath.Abs("../../examples/fraud")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "fraud.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	// The example's reference without its score series.
+	ref, err := drift.Load(filepath.Join(dir, "fraud-reference.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref.Score = nil
+	noScore, err := ref.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "no-score.json"), noScore, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ reference, want string }{
+		{filepath.Join(dir, "fraud-reference.json"), ": ok ("},
+		{filepath.Join(tmp, "no-score.json"), "no distribution of the score"},
+		{filepath.Join(tmp, "missing.json"), "does not exist; make it with kappa profile"},
+	} {
+		text := strings.Replace(string(data), "file: model.json", "file: "+filepath.Join(dir, "model.json"), 1)
+		text = strings.Replace(text, "reference: fraud-reference.json", "reference: "+tc.reference, 1)
+		file := filepath.Join(tmp, "fraud.yaml")
+		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), []string{"validate", "-f", file}, &stdout, &stderr)
+		got := stdout.String()
+		if err != nil {
+			got = err.Error()
+		}
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("validate with reference %s: got %q, want it to contain %q", tc.reference, got, tc.want)
+		}
+	}
+}
