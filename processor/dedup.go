@@ -211,7 +211,7 @@ func (r *run) processDuplicate(t *task, rec *model.Record, ev *event) (dup bool,
 		return false, nil
 	}
 	if !r.quiet {
-		t.duplicates(rec.Topic).Inc()
+		p.metrics.duplicates.WithLabelValues(rec.Topic).Inc()
 		p.stats.Duplicates.Add(1)
 	}
 	return true, r.reject(rec, duplicateError(p.dedup, ev.id, first))

@@ -154,7 +154,6 @@ func (r *run) processScore(t *task, rec *model.Record, ev event) (float64, error
 	if i := slices.IndexFunc(main.preds, notFinite); i >= 0 {
 		// What the model made of these features is not a score: the record is a scoring
 		// error, handled by on_error.scoring like any record that cannot be processed.
-		p.metrics.predictTime.Observe(time.Since(start).Seconds())
 		return math.NaN(), r.reject(rec, &DecodeError{Reason: ReasonScoring, Msg: fmt.Sprintf(
 			"model %s version %s predicted %v (output %d) from features %s; check the model and the features' ranges",
 			main.name, main.version, main.preds[i], i, appendFeatures(nil, op.names, op.buf))})
@@ -163,14 +162,16 @@ func (r *run) processScore(t *task, rec *model.Record, ev event) (float64, error
 	if op.shadow != nil {
 		shadow, _ = op.predict(op.shadow, op.buf, nil)
 	}
-	p.metrics.predictTime.Observe(time.Since(start).Seconds())
 	score := math.NaN()
 	if main.alertable { // a single, non-NaN score
 		score = main.score
-		p.metrics.scores.Observe(score)
 	}
-	if r.quiet {
+	if r.quiet { // warm-up: state only, so no output and no metric either
 		return score, nil
+	}
+	p.metrics.predictTime.Observe(time.Since(start).Seconds())
+	if main.alertable {
+		p.metrics.scores.Observe(score)
 	}
 	b := r.appendScored(r.out[:0], rec, ev, main, shadow)
 	r.out = b

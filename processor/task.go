@@ -38,9 +38,8 @@ type task struct {
 	drift    *driftTask // quality.drift: the partition's monitor; nil until loaded
 	key, val []byte     // scratch for state keys and values
 
-	in   map[string]prometheus.Counter
-	dups map[string]prometheus.Counter
-	out  prometheus.Counter
+	in  map[string]prometheus.Counter
+	out prometheus.Counter
 
 	// For the lag gauges: the Kafka timestamp of the last record and the largest event
 	// time seen (ms), set per record and published once per poll.
@@ -155,18 +154,6 @@ func (t *task) recordsIn(topic string) prometheus.Counter {
 	if !ok {
 		c = t.p.metrics.recordsIn.WithLabelValues(topic, strconv.Itoa(int(t.partition)))
 		t.in[topic] = c
-	}
-	return c
-}
-
-func (t *task) duplicates(topic string) prometheus.Counter {
-	c, ok := t.dups[topic]
-	if !ok {
-		c = t.p.metrics.duplicates.WithLabelValues(topic)
-		if t.dups == nil {
-			t.dups = map[string]prometheus.Counter{}
-		}
-		t.dups[topic] = c
 	}
 	return c
 }
