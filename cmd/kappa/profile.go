@@ -127,13 +127,16 @@ func describeReference(ref *drift.Reference) string {
 	return strings.Join(parts, " ")
 }
 
-// writeFileAtomic writes data to path through a temporary file in its directory.
+// writeFileAtomic writes data to path through a synced temporary file in its directory.
 func writeFileAtomic(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
 	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

@@ -230,20 +230,27 @@ func (c *composeChecker) kappa(s types.ServiceConfig) {
 		c.addf("kappa", "pipeline file %s (./%s): %v", file, c.rel(host), err)
 		return
 	}
-	op := def.ScoreOp()
-	if op == nil {
-		return
-	}
-	for _, m := range []*pipeline.ModelRef{&op.Model, op.Shadow} {
-		if m == nil || m.File == "" {
-			continue
+	// The files the pipeline names, which kappa run reads at start: its model files and
+	// its drift reference.
+	type named struct{ what, path string }
+	var files []named
+	if op := def.ScoreOp(); op != nil {
+		for _, m := range []*pipeline.ModelRef{&op.Model, op.Shadow} {
+			if m != nil && m.File != "" {
+				files = append(files, named{"model file", m.File})
+			}
 		}
-		switch rel, err := filepath.Rel(mount, m.File); {
+	}
+	if d := def.Quality.Drift; d != nil && d.Reference != "" {
+		files = append(files, named{"drift reference", d.Reference})
+	}
+	for _, f := range files {
+		switch rel, err := filepath.Rel(mount, f.path); {
 		case err != nil || strings.HasPrefix(rel, ".."):
-			c.addf("kappa", "model file %s of %s is outside the mounted %s", c.rel(m.File), file, c.rel(mount))
+			c.addf("kappa", "%s %s of %s is outside the mounted %s", f.what, c.rel(f.path), file, c.rel(mount))
 		default:
-			if _, err := os.Stat(m.File); err != nil {
-				c.addf("kappa", "model file ./%s of %s does not exist", c.rel(m.File), file)
+			if _, err := os.Stat(f.path); err != nil {
+				c.addf("kappa", "%s ./%s of %s does not exist", f.what, c.rel(f.path), file)
 			}
 		}
 	}

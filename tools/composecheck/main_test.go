@@ -31,7 +31,7 @@ func TestRepository(t *testing.T) {
 func fixture(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, f := range []string{"Dockerfile", ".dockerignore", "docker-compose.yml", "examples/fraud/fraud.yaml", "examples/fraud/model.json"} {
+	for _, f := range []string{"Dockerfile", ".dockerignore", "docker-compose.yml", "examples/fraud/fraud.yaml", "examples/fraud/model.json", "examples/fraud/fraud-reference.json"} {
 		data, err := os.ReadFile(filepath.Join(repo, f))
 		if err != nil {
 			t.Fatal(err)
@@ -184,6 +184,11 @@ func TestComposeProblems(t *testing.T) {
 			name:   "model file missing",
 			change: func(t *testing.T, dir string) { rmAll(t, dir, "examples/fraud/model.json") },
 			want:   "model file ./examples/fraud/model.json of /etc/kappa/fraud.yaml does not exist",
+		},
+		{
+			name:   "drift reference missing",
+			change: func(t *testing.T, dir string) { rmAll(t, dir, "examples/fraud/fraud-reference.json") },
+			want:   "drift reference ./examples/fraud/fraud-reference.json of /etc/kappa/fraud.yaml does not exist",
 		},
 		{
 			name:   "gen not running kappa gen",
