@@ -30,22 +30,6 @@ import (
 // "<topic>.v<n>".
 func VersionedTopic(topic string, n int) string { return topic + ".v" + strconv.Itoa(n) }
 
-// writtenTopics are the topics def writes other than its changelog: output, dead letters,
-// late records (with a window), alerts (with a score alert).
-func writtenTopics(def *pipeline.Definition) []string {
-	ts := []string{def.Output.Topic, def.DeadLetterTopic()}
-	if def.HasWindow() {
-		ts = append(ts, def.LateTopic())
-	}
-	if sc := def.ScoreOp(); sc != nil && sc.Alert != nil {
-		ts = append(ts, sc.Alert.Topic)
-	}
-	if def.HasDrift() {
-		ts = append(ts, def.DriftTopic())
-	}
-	return ts
-}
-
 // Producer settings of a replay: large batches, a short linger to fill them.
 const (
 	producerMaxBufferedRecords = 1 << 18
@@ -70,7 +54,7 @@ type topicSink struct {
 func prepareTopics(ctx context.Context, adm *kadm.Client, def *pipeline.Definition, version int, log *zap.Logger) (map[string]string, error) {
 	rename := map[string]string{}
 	var targets []string
-	for _, t := range writtenTopics(def) {
+	for _, t := range sinks.TopicsOf(def).Written() {
 		v := VersionedTopic(t, version)
 		if slices.Contains(def.Input.Topics, v) || v == def.ChangelogTopic() {
 			return nil, fmt.Errorf("replay: output version %d would write %q, which the pipeline reads or uses for state; pick another version", version, v)

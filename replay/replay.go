@@ -218,7 +218,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		}
 		closers = append(closers, ts.close)
 		var names []string
-		for _, t := range writtenTopics(&def) {
+		for _, t := range sinks.TopicsOf(&def).Written() {
 			names = append(names, rename[t])
 		}
 		snk, output = ts, strings.Join(names, ",")

@@ -9,6 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/kappa-stream/kappa/pipeline"
 )
 
 // Topics names the topics of a pipeline.
@@ -27,6 +29,37 @@ type Topics struct {
 	Drift string
 }
 
+// TopicsOf names the topics of def: the late topic with a window operator, the alert topic
+// with a score alert, the drift topic with quality.drift.
+func TopicsOf(def *pipeline.Definition) Topics {
+	t := Topics{
+		Inputs: def.Input.Topics, Output: def.Output.Topic,
+		Changelog: def.ChangelogTopic(), DeadLetter: def.DeadLetterTopic(),
+	}
+	if def.HasWindow() {
+		t.Late = def.LateTopic()
+	}
+	if sc := def.ScoreOp(); sc != nil && sc.Alert != nil {
+		t.Alerts = sc.Alert.Topic
+	}
+	if def.HasDrift() {
+		t.Drift = def.DriftTopic()
+	}
+	return t
+}
+
+// Written are the topics the pipeline writes other than its changelog: output, dead
+// letters, and the late, alert and drift topics it has.
+func (t Topics) Written() []string {
+	ts := []string{t.Output, t.DeadLetter}
+	for _, extra := range []string{t.Late, t.Alerts, t.Drift} {
+		if extra != "" {
+			ts = append(ts, extra)
+		}
+	}
+	return ts
+}
+
 // EnsureTopics checks the input topics and creates the output, changelog, dead-letter and
 // late topics that are missing, each with the inputs' partition count (outputs keep the
 // input partition). The changelog is compacted; the dead-letter and late topics, which take
@@ -38,12 +71,7 @@ type Topics struct {
 // than the inputs, or when an existing changelog has another partition count or is not
 // compacted.
 func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) (int32, error) {
-	all := append(append([]string(nil), t.Inputs...), t.Output, t.Changelog, t.DeadLetter)
-	for _, extra := range []string{t.Late, t.Alerts, t.Drift} {
-		if extra != "" {
-			all = append(all, extra)
-		}
-	}
+	all := append(append(append([]string(nil), t.Inputs...), t.Changelog), t.Written()...)
 	details, err := adm.ListTopics(ctx, all...)
 	if err != nil {
 		return 0, fmt.Errorf("sinks: list topics: %w", err)

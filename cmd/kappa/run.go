@@ -141,20 +141,7 @@ func runPipeline(ctx context.Context, def *pipeline.Definition, f runFlags, log 
 	adm := kadm.NewClient(admCl)
 	err = f.kafka.Explain(auth.Err(checkTimeouts(setupCtx, adm, def, f)))
 	if err == nil {
-		topics := sinks.Topics{
-			Inputs: def.Input.Topics, Output: def.Output.Topic,
-			Changelog: def.ChangelogTopic(), DeadLetter: def.DeadLetterTopic(),
-		}
-		if def.WindowOp() != nil {
-			topics.Late = def.LateTopic()
-		}
-		if sc := def.ScoreOp(); sc != nil && sc.Alert != nil {
-			topics.Alerts = sc.Alert.Topic
-		}
-		if def.HasDrift() {
-			topics.Drift = def.DriftTopic()
-		}
-		_, err = sinks.EnsureTopics(setupCtx, adm, topics)
+		_, err = sinks.EnsureTopics(setupCtx, adm, sinks.TopicsOf(def))
 	}
 	var maxRecord int32
 	if err == nil {
