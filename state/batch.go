@@ -99,25 +99,7 @@ func (b *Batch) Range(lo, hi []byte, limit int, fn func(key, value []byte) error
 		_, opts.UpperBound = namespaceBounds(b.p, nsData)
 	}
 	it, err := b.b.NewIter(opts)
-	if err != nil {
-		return fmt.Errorf("state: partition %d: range: %w", b.p, classify(err))
-	}
-	n := 0
-	for valid := it.First(); valid && (limit <= 0 || n < limit); valid = it.Next() {
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return errors.Join(fmt.Errorf("state: partition %d: range: %w", b.p, classify(err)), it.Close())
-		}
-		if err := fn(it.Key()[prefixLen:], v); err != nil {
-			_ = it.Close() // fn's error is the one that matters
-			return err
-		}
-		n++
-	}
-	if err := errors.Join(it.Error(), it.Close()); err != nil {
-		return fmt.Errorf("state: partition %d: range: %w", b.p, classify(err))
-	}
-	return nil
+	return iterate(b.p, "range", it, err, limit, fn)
 }
 
 // Set sets key to value. A nil value is stored as an empty one (only Delete writes a

@@ -340,21 +340,29 @@ func (s *Store) Scan(p int32, fn func(key, value []byte) error) error {
 	defer s.ops.Done()
 	lo, hi := namespaceBounds(p, nsData)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	return iterate(p, "scan", it, err, 0, fn)
+}
+
+// iterate calls fn with the user key and value of each of its keys, up to limit (<= 0:
+// all), and closes it; err is NewIter's. op names the operation in errors.
+func iterate(p int32, op string, it *pebble.Iterator, err error, limit int, fn func(key, value []byte) error) error {
 	if err != nil {
-		return fmt.Errorf("state: partition %d: scan: %w", p, classify(err))
+		return fmt.Errorf("state: partition %d: %s: %w", p, op, classify(err))
 	}
-	for valid := it.First(); valid; valid = it.Next() {
+	n := 0
+	for valid := it.First(); valid && (limit <= 0 || n < limit); valid = it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
-			return errors.Join(fmt.Errorf("state: partition %d: scan: %w", p, classify(err)), it.Close())
+			return errors.Join(fmt.Errorf("state: partition %d: %s: %w", p, op, classify(err)), it.Close())
 		}
 		if err := fn(it.Key()[prefixLen:], v); err != nil {
 			_ = it.Close() // fn's error is the one that matters
 			return err
 		}
+		n++
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
-		return fmt.Errorf("state: partition %d: scan: %w", p, classify(err))
+		return fmt.Errorf("state: partition %d: %s: %w", p, op, classify(err))
 	}
 	return nil
 }
