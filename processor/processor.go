@@ -203,15 +203,15 @@ func (p *Processor) buildOperators() error {
 	for i, op := range def.Operators {
 		switch {
 		case op.Aggregate != nil && i == 0:
-			p.agg = newAggregateOp(byte(i), def, op.Aggregate)
-			fields = p.agg.dec.fields
+			p.agg = newAggregateOp(byte(i), op.Aggregate)
+			fields = p.agg.fields
 		case op.Window != nil && i == 0:
 			w, err := newWindowOp(byte(i), def, op.Window)
 			if err != nil {
 				return fmt.Errorf("processor: operators[%d].window: %w", i, err)
 			}
 			p.win = w
-			fields = w.dec.fields
+			fields = w.fields
 		case op.Score != nil && i == len(def.Operators)-1:
 			sc, all, err := newScoreOp(op.Score, p.win, fields, p.cfg.Model, p.cfg.Shadow)
 			if err != nil {

@@ -141,7 +141,7 @@ func TestScoreWindowFeatures(t *testing.T) {
 			if in.bad != "" {
 				continue
 			}
-			ev, err := op.dec.decode(in.value)
+			ev, err := newDecoder(def, op.fields...).decode(in.value)
 			if err != nil {
 				t.Fatal(err)
 			}

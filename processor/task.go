@@ -279,12 +279,12 @@ func (t *task) publishLag(now time.Time) {
 
 // aggregateOp is the running count/sum/min/max operator.
 type aggregateOp struct {
-	index byte // the operator's position in the pipeline: its state key prefix
-	dec   *decoder
+	index  byte    // the operator's position in the pipeline: its state key prefix
+	fields []field // what it reads: the aggregated field
 }
 
-func newAggregateOp(index byte, def *pipeline.Definition, a *pipeline.Aggregate) *aggregateOp {
-	return &aggregateOp{index: index, dec: newDecoder(def, field{name: a.Field})}
+func newAggregateOp(index byte, a *pipeline.Aggregate) *aggregateOp {
+	return &aggregateOp{index: index, fields: []field{{name: a.Field}}}
 }
 
 // stateKey is the operator's state key for an aggregation key: its index, then the key.

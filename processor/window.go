@@ -22,8 +22,8 @@ type windowOp struct {
 	def    windows.Definition
 	opts   []windows.Option
 	spec   *windows.Spec
-	dec    *decoder
-	update bool // emit: update
+	fields []field // what it reads: the aggregates' fields, in their index order
+	update bool    // emit: update
 }
 
 // State keys of a window operator, after the operator's index byte. FORMAT.md in package
@@ -96,7 +96,7 @@ func newWindowOp(index byte, def *pipeline.Definition, w *pipeline.Window) (*win
 			windows.WithSpec(spec),
 		},
 		spec:   spec,
-		dec:    newDecoder(def, fields...),
+		fields: fields,
 		update: mode == windows.Update,
 	}, nil
 }

@@ -113,7 +113,7 @@ func windowExpect(t testing.TB, def *pipeline.Definition, w *workload, partition
 			if in.bad != "" {
 				continue
 			}
-			ev, err := op.dec.decode(in.value)
+			ev, err := newDecoder(def, op.fields...).decode(in.value)
 			if err != nil {
 				t.Fatalf("%s: %v", in.pos, err)
 			}
@@ -281,7 +281,7 @@ func checkWindowState(t testing.TB, store interface {
 		if in.bad != "" {
 			continue
 		}
-		ev, _ := op.dec.decode(in.value)
+		ev, _ := newDecoder(def, op.fields...).decode(in.value)
 		if _, err := o.Process(windows.Record{Key: string(ev.key), EventTime: ev.eventTime, Values: ev.values, Seq: uint64(in.pos.Offset)}); err != nil {
 			t.Fatal(err)
 		}
@@ -460,7 +460,7 @@ func TestBoundedRun(t *testing.T) {
 					if in.bad != "" {
 						continue
 					}
-					ev, _ := op.dec.decode(in.value)
+					ev, _ := newDecoder(def, op.fields...).decode(in.value)
 					res, err := o.Process(windows.Record{Key: string(ev.key), EventTime: ev.eventTime, Values: ev.values, Seq: uint64(in.pos.Offset)})
 					if err != nil {
 						t.Fatal(err)
