@@ -633,8 +633,8 @@ func (r *run) processAggregate(t *task, rec *model.Record, ev event) error {
 
 // reject applies the pipeline's policy for the reason class of de (on_error) to rec, a
 // record that cannot be processed: a dead letter, a skip, or an error that stops the
-// processor (a *RecordError, which process answers by aborting the transaction). Late
-// records are handled by processWindow.
+// processor (a *RecordError, which process answers by aborting the transaction). A late
+// record's dead letter goes to the late topic, which processWindow writes.
 func (r *run) reject(rec *model.Record, de *DecodeError) error {
 	if de.Reason == ReasonSchema && !r.quiet {
 		r.p.metrics.schemaFailures.WithLabelValues(de.Field, de.Rule).Inc()

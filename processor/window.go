@@ -190,23 +190,20 @@ func (r *run) processWindow(t *task, op *windowOp, rec *model.Record, ev event) 
 	w.lastSeq, w.anySeq = seq, true
 	r.emitWindows(t, op, rec.Partition, res.Emissions)
 	for i := range res.Late {
-		if r.quiet {
-			break
-		}
 		l := res.Late[i].Lateness
-		switch p.def.OnError.PolicyOf(ReasonLate) {
-		case pipeline.PolicySkip:
-			r.skip(ReasonLate)
-		case pipeline.PolicyFail:
-			return false, &fatalError{&RecordError{Position: rec.Position, Group: p.def.GroupID(), Err: &DecodeError{
-				Reason: ReasonLate,
-				Msg: fmt.Sprintf("event time %d ms is late by %d ms: window [%d, %d) closed at watermark %d",
-					ev.eventTime, l.Lateness, l.Window.Start, l.Window.End, l.Watermark),
-			}}}
-		default:
-			r.produce(lateRecord(p.def, rec, l), nil)
-			p.metrics.late.WithLabelValues(rec.Topic).Inc()
-			p.stats.Late.Add(1)
+		if p.def.OnError.PolicyOf(ReasonLate) == pipeline.PolicyDLQ {
+			// A late record's dead letter goes to the late topic, with the window it missed.
+			if !r.quiet {
+				r.produce(lateRecord(p.def, rec, l), nil)
+				p.metrics.late.WithLabelValues(rec.Topic).Inc()
+				p.stats.Late.Add(1)
+			}
+			continue
+		}
+		if err := r.reject(rec, &DecodeError{Reason: ReasonLate, Msg: fmt.Sprintf(
+			"event time %d ms is late by %d ms: window [%d, %d) closed at watermark %d",
+			ev.eventTime, l.Lateness, l.Window.Start, l.Window.End, l.Watermark)}); err != nil {
+			return false, err
 		}
 	}
 	return false, nil
