@@ -677,15 +677,10 @@ func (r *run) abortOpen(ctx context.Context) {
 	defer cancel()
 	_, err := r.cl.End(endCtx, false)
 	r.open = false
-	r.timestamps = r.timestamps[:0]
-	r.prodMu.Lock() // a failed End may leave produce callbacks running
+	r.prodMu.Lock()
 	r.prodErr = nil
-	for _, t := range r.tasks {
-		t.discard()
-	}
 	r.prodMu.Unlock()
-	p.metrics.transactions.WithLabelValues("aborted").Inc()
-	p.stats.Aborts.Add(1)
+	r.dropTransaction()
 	if err != nil && p.def.ExactlyOnce {
 		p.log.Warn("abort before stopping at a record failed; the broker aborts the transaction when it times out", zap.Error(err))
 	}
@@ -794,14 +789,7 @@ func (r *run) end(ctx context.Context) error {
 		r.timestamps = r.timestamps[:0]
 		return nil
 	}
-	r.timestamps = r.timestamps[:0] // reprocessed, and counted, in a later transaction
-	r.prodMu.Lock()                 // a failed End may leave produce callbacks running
-	for _, t := range r.tasks {
-		t.discard()
-	}
-	r.prodMu.Unlock()
-	p.metrics.transactions.WithLabelValues("aborted").Inc()
-	p.stats.Aborts.Add(1)
+	r.dropTransaction()
 	switch {
 	case err != nil:
 		return fmt.Errorf("processor: end transaction (outcome unknown; state is rebuilt from the changelog): %w", err)
@@ -811,6 +799,19 @@ func (r *run) end(ctx context.Context) error {
 		p.log.Info("transaction aborted by a rebalance; the records are processed again")
 	}
 	return nil
+}
+
+// dropTransaction forgets an aborted transaction: every task's batch, cache and offsets,
+// and the timestamps of its records, which are reprocessed and counted in a later one.
+func (r *run) dropTransaction() {
+	r.timestamps = r.timestamps[:0]
+	r.prodMu.Lock() // a failed End may leave produce callbacks running
+	for _, t := range r.tasks {
+		t.discard()
+	}
+	r.prodMu.Unlock()
+	r.p.metrics.transactions.WithLabelValues("aborted").Inc()
+	r.p.stats.Aborts.Add(1)
 }
 
 func (r *run) sortedTasks() []*task {
