@@ -50,14 +50,15 @@ type topicSink struct {
 
 // prepareTopics creates the versioned topics of def that are missing, with the input's
 // partition count, and empties those that hold records, so that the replay leaves exactly
-// its own output in them. It returns the renaming from live to versioned topic names.
-func prepareTopics(ctx context.Context, adm *kadm.Client, def *pipeline.Definition, version int, log *zap.Logger) (map[string]string, error) {
+// its own output in them. It returns the renaming from live to versioned topic names, and
+// the input's max.message.bytes (0: the broker's default), which the versioned topics take.
+func prepareTopics(ctx context.Context, adm *kadm.Client, def *pipeline.Definition, version int, log *zap.Logger) (map[string]string, int32, error) {
 	rename := map[string]string{}
 	var targets []string
 	for _, t := range sinks.TopicsOf(def).Written() {
 		v := VersionedTopic(t, version)
 		if slices.Contains(def.Input.Topics, v) || v == def.ChangelogTopic() {
-			return nil, fmt.Errorf("replay: output version %d would write %q, which the pipeline reads or uses for state; pick another version", version, v)
+			return nil, 0, fmt.Errorf("replay: output version %d would write %q, which the pipeline reads or uses for state; pick another version", version, v)
 		}
 		rename[t] = v
 		targets = append(targets, v)
@@ -65,16 +66,16 @@ func prepareTopics(ctx context.Context, adm *kadm.Client, def *pipeline.Definiti
 	input := def.Input.Topics[0]
 	details, err := adm.ListTopics(ctx, append([]string{input}, targets...)...)
 	if err != nil {
-		return nil, fmt.Errorf("replay: list topics: %w", err)
+		return nil, 0, fmt.Errorf("replay: list topics: %w", err)
 	}
 	in, ok := details[input]
 	if !ok || in.Err != nil {
-		return nil, fmt.Errorf("replay: input topic %q does not exist", input)
+		return nil, 0, fmt.Errorf("replay: input topic %q does not exist", input)
 	}
 	n := int32(len(in.Partitions))
 	maxBytes, err := sinks.MaxMessageBytes(ctx, adm, input)
 	if err != nil {
-		return nil, fmt.Errorf("replay: %w", err)
+		return nil, 0, fmt.Errorf("replay: %w", err)
 	}
 	var toEmpty []string
 	for _, t := range targets {
@@ -93,13 +94,13 @@ func prepareTopics(ctx context.Context, adm *kadm.Client, def *pipeline.Definiti
 				err = resp.Err
 			}
 			if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-				return nil, fmt.Errorf("replay: create topic %s: %w", t, err)
+				return nil, 0, fmt.Errorf("replay: create topic %s: %w", t, err)
 			}
 			log.Info("created versioned topic", zap.String("topic", t), zap.Int32("partitions", n))
 		case d.Err != nil:
-			return nil, fmt.Errorf("replay: describe topic %s: %w", t, d.Err)
+			return nil, 0, fmt.Errorf("replay: describe topic %s: %w", t, d.Err)
 		case int32(len(d.Partitions)) < n:
-			return nil, fmt.Errorf("replay: topic %s has %d partitions, fewer than the input's %d; delete it or pick another --output-version",
+			return nil, 0, fmt.Errorf("replay: topic %s has %d partitions, fewer than the input's %d; delete it or pick another --output-version",
 				t, len(d.Partitions), n)
 		default:
 			toEmpty = append(toEmpty, t)
@@ -107,10 +108,10 @@ func prepareTopics(ctx context.Context, adm *kadm.Client, def *pipeline.Definiti
 	}
 	if len(toEmpty) > 0 {
 		if err := emptyTopics(ctx, adm, toEmpty, log); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
-	return rename, nil
+	return rename, maxBytes, nil
 }
 
 // emptyTopics deletes every record of topics (DeleteRecords up to each partition's end).

@@ -204,13 +204,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		closers = append(closers, file.discard)
 		snk, output = file, cfg.OutputFile
 	default:
-		rename, err := prepareTopics(ctx, adm, &def, cfg.OutputVersion, log)
+		rename, maxRecord, err := prepareTopics(ctx, adm, &def, cfg.OutputVersion, log)
 		if err != nil {
 			return nil, err
-		}
-		maxRecord, err := sinks.MaxMessageBytes(ctx, adm, input)
-		if err != nil {
-			return nil, fmt.Errorf("replay: %w", err)
 		}
 		ts, err := newTopicSink(cfg.Kafka, rename, def.ChangelogTopic(), maxRecord, log)
 		if err != nil {
