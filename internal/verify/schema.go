@@ -6,6 +6,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -45,7 +46,7 @@ func checkRule(r pipeline.FieldRule, raw json.RawMessage) error {
 		if r.MaxLength > 0 && utf8.RuneCountInString(s) > r.MaxLength {
 			return fmt.Errorf("longer than %d characters", r.MaxLength)
 		}
-		if r.Pattern != "" && !regexp.MustCompile(r.Pattern).MatchString(s) {
+		if r.Pattern != "" && !compiled(r.Pattern).MatchString(s) {
 			return fmt.Errorf("%.40q does not match %s", s, r.Pattern)
 		}
 		if len(r.Allowed) > 0 {
@@ -114,7 +115,7 @@ func checkRule(r pipeline.FieldRule, raw json.RawMessage) error {
 		num = v
 	}
 	if r.Min != nil && num < *r.Min || r.Max != nil && num > *r.Max {
-		return fmt.Errorf("%v is out of [%v, %v]", num, r.Min, r.Max)
+		return fmt.Errorf("%v is out of [%s, %s]", num, bound(r.Min, "-inf"), bound(r.Max, "+inf"))
 	}
 	if len(r.Allowed) > 0 {
 		for _, a := range r.Allowed {
@@ -136,4 +137,25 @@ func checkRule(r pipeline.FieldRule, raw json.RawMessage) error {
 		return fmt.Errorf("%v is not allowed", num)
 	}
 	return nil
+}
+
+// patterns caches the compiled patterns of the rules: Config.Validate has checked that
+// they compile, and a record is checked against each many times.
+var patterns sync.Map // string -> *regexp.Regexp
+
+func compiled(pattern string) *regexp.Regexp {
+	if re, ok := patterns.Load(pattern); ok {
+		return re.(*regexp.Regexp)
+	}
+	re := regexp.MustCompile(pattern)
+	patterns.Store(pattern, re)
+	return re
+}
+
+// bound prints a rule's min or max, or none when it has none.
+func bound(b *float64, none string) string {
+	if b == nil {
+		return none
+	}
+	return strconv.FormatFloat(*b, 'g', -1, 64)
 }
