@@ -93,11 +93,11 @@ func watchModels(ctx context.Context, def *pipeline.Definition, kafkaOpts []kgo.
 		return modelSource{h}, nil
 	}
 	if primary, err = start(&sc.Model, models.RolePrimary); err != nil {
-		return nil, nil, fmt.Errorf("run: model: %w", err)
+		return nil, nil, fmt.Errorf("model: %w", err)
 	}
 	if sc.Shadow != nil {
 		if shadow, err = start(sc.Shadow, models.RoleShadow); err != nil {
-			return nil, nil, fmt.Errorf("run: shadow model: %w", err)
+			return nil, nil, fmt.Errorf("shadow model: %w", err)
 		}
 	}
 	return primary, shadow, nil
